@@ -1,0 +1,459 @@
+"""The modem engine: command mode, listening, and the data-mode bridge, on MicroPython asyncio.
+
+One object owns the state. In command mode a task reads the UART and feeds the interpreter.
+A session (AT#OTCP, or a peer accepted while listening) takes the UART over: one task moves
+device bytes to the socket, one moves socket bytes to the device, and the session ends with
+the messages of the dialect (spec §7). Every buffer is bounded: a side that cannot take more
+simply stops the other side from being read (backpressure), so nothing is dropped and memory
+does not grow with the transfer.
+
+The UART and network come from the board (see docs/architecture.md, "The board contract").
+"""
+
+import asyncio
+
+import aio
+import dle
+import results
+import settings as cfg
+from atline import LineAssembler
+from compat import const, ticks_diff, ticks_ms
+from interpreter import CmdError, Interpreter
+from log import Log
+from neterr import BearerError, ResolveError
+
+ETX = b"\x03"
+WIND_READY = b"\r\n+WIND: 4\r\n"  # Wavecom "ready" URC at boot and after a reset
+ANY_PEER = "255.255.255.255"
+
+SEGMENT = const(1460)  # a full TCP segment is sent without waiting for TCPTXDELAY
+CONNECT_TIMEOUT_MS = const(8000)  # below the shortest OTCP timeout of real clients (10 s)
+CHECK_MS = const(1000)  # how often a session checks idle timeout and link state
+
+# Why a session ended
+END_ETX = const(0)  # the device sent a lone ETX
+END_FIN = const(1)  # the peer closed
+END_RESET = const(2)  # the peer reset, or a socket error
+END_IDLE = const(3)  # no traffic for TCPINACTIVITYTIMER seconds
+END_LINK = const(4)  # the bearer went down
+END_LOCAL = const(5)  # closed by the modem itself (DTR drop, reset)
+
+E_OPEN_FAILED = const(38016)
+E_DNS = const(38027)
+E_PEER_CLOSED = const(37966)
+E_LINK_LOST = const(35841)
+
+
+class Session:
+    """One TCP session in data mode: the bridge between the UART and a connected socket."""
+
+    def __init__(self, modem, sock, profile, peer_ip):
+        self.modem = modem
+        self.sock = sock
+        self.peer_ip = peer_ip
+        st = modem.settings
+        self.dle_mode = st.get("DLEMODE", profile) == 1
+        self.tx_delay = st.get("TCPTXDELAY", profile)
+        self.idle_ms = st.get("TCPINACTIVITYTIMER", profile) * 1000
+        self.unescaper = dle.Unescaper()
+        self.pending = bytearray()  # device bytes not yet sent (at most SEGMENT + one chunk)
+        self.reason = None
+        self.rest = b""  # bytes after a closing ETX: AT input again
+        self.done = asyncio.Event()
+        self.last_activity = ticks_ms()
+        self.to_device = 0
+        self.to_peer = 0
+
+    def end(self, reason):
+        if self.reason is None:
+            self.reason = reason
+            self.done.set()
+
+    async def run(self, first):
+        """Bridge until the session ends; return the bytes that are AT input again."""
+        modem = self.modem
+        up = asyncio.create_task(self.device_to_peer(first))
+        down = asyncio.create_task(self.peer_to_device())
+        while not self.done.is_set():
+            try:
+                await asyncio.wait_for_ms(self.done.wait(), CHECK_MS)
+            except asyncio.TimeoutError:
+                if not modem.net.is_up():
+                    self.end(END_LINK)
+                elif self.idle_ms and ticks_diff(ticks_ms(), self.last_activity) > self.idle_ms:
+                    self.end(END_IDLE)
+        # Stop both pumps; holding the UART lock means neither is half-way through a write
+        # to the device.
+        async with modem.write_lock:
+            up.cancel()
+            down.cancel()
+        await asyncio.sleep_ms(0)  # let the cancellations land
+        if self.reason == END_FIN and self.pending:
+            try:  # the peer only half-closed, perhaps: hand over what is ready, best effort
+                self.sock.write(self.pending)
+            except OSError:
+                pass
+        self.sock.close()
+        modem.log(
+            "session end %d: %d B to peer, %d B to device"
+            % (self.reason, self.to_peer, self.to_device)
+        )
+        await modem.send(self.closing_message())
+        return self.rest
+
+    def closing_message(self):
+        fmt = self.modem.interp.fmt
+        reason = self.reason
+        if reason == END_ETX or reason == END_LOCAL:
+            return fmt.result(results.SOCKET_CLOSED) + fmt.result(results.OK)
+        prefix = ETX if self.dle_mode else b""
+        if reason == END_FIN:
+            return prefix + fmt.result(results.SOCKET_CLOSED)
+        code = E_LINK_LOST if reason == END_LINK else E_PEER_CLOSED
+        return prefix + fmt.error(code)
+
+    async def flush(self):
+        """Send the pending device bytes to the peer (waits while the peer is slow)."""
+        data = self.pending
+        self.pending = bytearray()
+        await aio.write_all(self.sock, data)
+        self.to_peer += len(data)
+        self.last_activity = ticks_ms()
+
+    async def device_to_peer(self, first):
+        uart = self.modem.uart
+        buf = bytearray(self.modem.chunk)
+        mv = memoryview(buf)
+        data = first
+        since = 0
+        try:
+            while True:
+                if data:
+                    if self.dle_mode:
+                        payload, closed, rest = self.unescaper.feed(data)
+                    else:
+                        payload, closed, rest = data, False, b""
+                    if payload:
+                        if not self.pending:
+                            since = ticks_ms()
+                        self.pending += payload
+                    if closed:
+                        if self.pending:
+                            await self.flush()
+                        self.rest = rest
+                        self.end(END_ETX)
+                        return
+                    if self.tx_delay == 0 or len(self.pending) >= SEGMENT:
+                        await self.flush()
+                if self.pending:  # wait for more, but not past the TCPTXDELAY deadline
+                    left = self.tx_delay - ticks_diff(ticks_ms(), since)
+                    if left <= 0:
+                        await self.flush()
+                        data = b""
+                        continue
+                    try:
+                        await asyncio.wait_for_ms(aio.readable(uart), left)
+                    except asyncio.TimeoutError:
+                        await self.flush()
+                        data = b""
+                        continue
+                else:
+                    await aio.readable(uart)
+                n = uart.readinto(buf)
+                data = bytes(mv[:n]) if n else b""
+        except OSError as e:
+            self.modem.log("send to peer failed: %r" % (e,))
+            self.end(END_RESET)
+
+    async def peer_to_device(self):
+        sock = self.sock
+        modem = self.modem
+        buf = bytearray(modem.chunk)
+        mv = memoryview(buf)
+        while True:
+            await aio.readable(sock)
+            try:
+                n = sock.readinto(buf)
+            except OSError as e:
+                modem.log("peer error: %r" % (e,))
+                self.end(END_RESET)
+                return
+            if n is None:
+                continue
+            if n == 0:
+                self.end(END_FIN)
+                return
+            data = mv[:n]
+            if self.dle_mode:
+                data = dle.escape(bytes(data))
+            await modem.send(data)
+            self.to_device += n
+            self.last_activity = ticks_ms()
+
+
+class Listener:
+    """AT#LTCPSTART: accept the first allowed peer on TCPPORT, refuse the others."""
+
+    def __init__(self, modem, sock, profile, allowed):
+        self.modem = modem
+        self.sock = sock
+        self.profile = profile
+        self.allowed = allowed
+        self.refused = 0
+        self.task = None
+
+    def close(self):
+        if self.task is not None:
+            self.task.cancel()
+        self.sock.close()
+
+    async def run(self):
+        modem = self.modem
+        while True:
+            await aio.readable(self.sock)
+            try:
+                sock, ip = modem.net.accept(self.sock)
+            except OSError:
+                continue  # the caller went away before we took it
+            if self.allowed != ANY_PEER and ip != self.allowed:
+                sock.close()
+                self.refused += 1
+                modem.log("refused %s (%d so far)" % (ip, self.refused))
+                continue
+            modem.log("accepted %s" % ip)
+            # The port stops listening as the session opens: later callers are refused.
+            self.task = None
+            modem.listener = None
+            self.sock.close()
+            await modem.accept_session(Session(modem, sock, self.profile, ip))
+            return
+
+
+class Modem:
+    """The modem application. `uart` and `net` follow the board contract; `state_dir` holds
+    the settings file; `board` (optional) receives serial-port and modem-line changes."""
+
+    def __init__(self, uart, net, state_dir, board=None, chunk=4096, console=print):
+        self.uart = uart
+        self.net = net
+        self.board = board
+        self.chunk = chunk
+        self.log = Log(console=console)
+        self.settings = cfg.Settings(cfg.Store(state_dir))
+        for problem in self.settings.problems:
+            self.log(problem)
+        self.lines = LineAssembler()
+        self.out_parts = []
+        self.interp = Interpreter(self.settings, self, self.out_parts.append)
+        self.write_lock = asyncio.Lock()
+        self.listener = None
+        self.session = None
+        self.command_task = None
+        self.command_busy = False
+
+    # -- UART output ---------------------------------------------------------------------------
+    async def send(self, data):
+        if data:
+            async with self.write_lock:
+                await aio.write_all(self.uart, data)
+
+    async def flush_out(self):
+        if self.out_parts:
+            data = b"".join(self.out_parts)
+            self.out_parts.clear()
+            await self.send(data)
+
+    # -- main loop -----------------------------------------------------------------------------
+    async def run(self):
+        await self.send(WIND_READY)
+        rest = b""
+        while True:
+            self.command_task = asyncio.create_task(self.command_mode(rest))
+            try:
+                rest = await self.command_task
+            except asyncio.CancelledError:  # a listener handed us a session
+                rest = b""
+            self.command_task = None
+            session = self.session
+            if session is None:
+                continue
+            self.set_dcd(True)
+            try:
+                rest = await session.run(rest)
+            finally:
+                self.session = None
+                self.set_dcd(False)
+
+    async def command_mode(self, data):
+        buf = bytearray(256)
+        while True:
+            if data:
+                self.command_busy = True
+                try:
+                    data = await self.command_input(data)
+                finally:
+                    self.command_busy = False
+                if self.session is not None:
+                    return data
+            await aio.readable(self.uart)
+            n = self.uart.readinto(buf)
+            data = bytes(buf[:n]) if n else b""
+
+    async def command_input(self, data):
+        """Process command-mode bytes; return what is left when a session starts."""
+        i = 0
+        end = len(data)
+        while i < end:
+            stop = end
+            if self.listener is not None:  # an ETX aborts listening (spec §6)
+                k = data.find(ETX, i)
+                if k >= 0:
+                    stop = k
+            while i < stop:
+                echo, line, i = self.lines.feed(data[:stop], i)
+                if echo and self.interp.echo:
+                    self.out_parts.append(echo)
+                if line is not None:
+                    await self.flush_out()
+                    after = await self.interp.execute_line(line)
+                    await self.flush_out()
+                    if after is not None:
+                        r = after()
+                        if r is not None:
+                            await r
+                    if self.session is not None:
+                        return data[i:]
+            await self.flush_out()
+            if stop < end:
+                i = stop + 1
+                if self.listener is not None:
+                    self.close_listener()
+                    self.lines.reset()
+                    await self.send(self.interp.fmt.result(results.OK))
+        return b""
+
+    async def accept_session(self, session):
+        """A listener found its peer: take the UART from command mode, announce data mode."""
+        while self.command_busy:  # let the command being executed finish first
+            await asyncio.sleep_ms(5)
+        if self.command_task is None or self.session is not None:
+            session.sock.close()
+            return
+        self.session = session
+        self.command_task.cancel()
+        self.lines.reset()
+        await self.send(self.interp.fmt.result(results.WAITING_FOR_DATA))
+
+    def set_dcd(self, on):
+        if self.board is not None and hasattr(self.board, "set_dcd"):
+            self.board.set_dcd(on)
+
+    # -- what the interpreter asks of the modem ------------------------------------------------
+    def busy(self):
+        return self.listener is not None or self.session is not None
+
+    def bearer_is_up(self):
+        return self.net.is_up()
+
+    async def bearer_up(self):
+        if self.net.is_up():
+            raise CmdError(35840)
+        try:
+            ip = await self.net.up()
+        except BearerError as e:
+            self.log("bearer failed: %d %s" % (e.code, e.reason))
+            raise CmdError(e.code)
+        self.log("bearer up %s" % ip)
+        return ip
+
+    async def bearer_down(self):
+        self.close_listener()
+        self.net.down()
+        self.log("bearer down")
+
+    def bearer_state(self):
+        return self.net.state()
+
+    def addresses(self):
+        gateway = self.net.gateway() if hasattr(self.net, "gateway") else "0.0.0.0"
+        return self.net.ip(), "0.0.0.0", gateway
+
+    def attached(self):
+        return self.net.attached() if hasattr(self.net, "attached") else True
+
+    def signal_quality(self):
+        """AT+CSQ from the radio's RSSI (dBm); a wired host network reports full strength."""
+        if not hasattr(self.net, "rssi"):
+            return 31
+        rssi = self.net.rssi()
+        if rssi is None:
+            return 99
+        return max(2, min(31, (rssi + 113) // 2))
+
+    def check_can_open(self):
+        if not self.net.is_up():
+            raise CmdError(35867)
+        if self.busy():
+            raise CmdError(37123)
+
+    async def open_tcp(self, profile):
+        self.check_can_open()
+        host = self.settings.get("TCPSERV", profile)
+        port = self.settings.get("TCPPORT", profile)
+        if not host or not port:
+            raise CmdError(34882)
+        try:
+            sock = await self.net.connect(host, port, CONNECT_TIMEOUT_MS)
+        except ResolveError:
+            self.log("cannot resolve %s" % host)
+            raise CmdError(E_DNS)
+        except OSError as e:
+            self.log("connect %s:%d failed: %r" % (host, port, e))
+            raise CmdError(E_OPEN_FAILED)
+        self.log("connected to %s:%d" % (host, port))
+        self.session = Session(self, sock, profile, host)
+
+    async def listen(self, profile):
+        self.check_can_open()
+        allowed = self.settings.get("TCPSERV", profile)
+        port = self.settings.get("TCPPORT", profile)
+        if not port or not cfg.is_ipv4(allowed):  # the filter must be dotted decimal
+            raise CmdError(34882)
+        try:
+            sock = self.net.listen(port)
+        except OSError as e:
+            self.log("listen on %d failed: %r" % (port, e))
+            raise CmdError(E_OPEN_FAILED)
+        listener = Listener(self, sock, profile, allowed)
+        self.listener = listener
+        listener.task = asyncio.create_task(listener.run())
+        self.log("listening on %d for %s" % (port, allowed))
+
+    async def stop_listening(self, profile):
+        self.close_listener()
+
+    def close_listener(self):
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+            self.log("listening stopped")
+
+    def apply_serial(self, baud, rts, cts):
+        if self.board is not None and hasattr(self.board, "apply_serial"):
+            self.board.apply_serial(baud, rts, cts)
+
+    async def soft_reset(self):
+        """AT+CFUN=1, AT#RESET: back to the state of a fresh boot (settings kept)."""
+        self.close_listener()
+        if self.net.is_up():
+            self.net.down()
+        self.settings.restore_profile()
+        self.interp.sync_format()
+        self.lines.reset()
+        if self.board is not None and hasattr(self.board, "reset"):
+            self.board.reset()
+        self.log("soft reset")
+        await self.send(WIND_READY)
+
+    def log_lines(self):
+        return self.log.lines()

@@ -1,0 +1,269 @@
+"""Modem settings: the AT# parameters, the V.250 profile, their validation and storage.
+
+AT# parameters are stored the moment they are set (no AT&W needed, as on the Multi-Tech
+modems). The V.250 profile (echo, verbose, quiet, CMEE, serial rate, flow control, &C, &D) is
+saved by AT&W and restored by ATZ. Storage is one JSON file written atomically: a temporary
+file, then a rename, so a power cut leaves either the old or the new file.
+"""
+
+import json
+import os
+
+# name: (kind, default, a, b). Kinds: "int" a..b, "txdelay" (multiple of 20 in a..b),
+# "host" (IPv4 or host name of at most a characters), "ipv4", "text" (at most a characters),
+# "secret" (text never read back in clear).
+PROFILE_PARAMS = {
+    "TCPSERV": ("host", "", 120, 0),
+    "TCPPORT": ("int", 0, 1, 65535),
+    "DLEMODE": ("int", 1, 0, 1),
+    "TCPTXDELAY": ("txdelay", 100, 0, 32760),
+    "TCPINACTIVITYTIMER": ("int", 0, 0, 65535),
+}
+PROFILES = (1, 2)
+
+GLOBAL_PARAMS = {
+    "OUTPORT": ("int", 37500, 1, 65535),
+    "GPRSMODE": ("int", 1, 0, 1),
+    "GPRSCID": ("int", 1, 1, 4),
+    "APNSERV": ("text", "", 100, 0),
+    "APNUN": ("text", "", 64, 0),
+    "APNPW": ("text", "", 64, 0),
+    "DNSSERV1": ("ipv4", "0.0.0.0", 0, 0),
+    "DNSSERV2": ("ipv4", "0.0.0.0", 0, 0),
+    "WIFISSID": ("text", "", 32, 0),
+    "WIFIPW": ("secret", "", 63, 0),
+}
+
+# V.250 profile: saved by AT&W, restored by ATZ, factory values by AT&F.
+SERIAL_RATES = (0, 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+PROFILE_DEFAULTS = {
+    "E": 1,
+    "V": 1,
+    "Q": 0,
+    "CMEE": 0,
+    "IPR": 115200,
+    "IFC": [2, 2],
+    "C": 1,
+    "D": 2,
+}
+
+FILE_NAME = "settings.json"
+_HOST_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._"
+
+
+def is_ipv4(text):
+    """True for dotted-decimal IPv4 (four numbers 0..255, no leading sign or spaces)."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
+            return False
+    return True
+
+
+def parse_int(text):
+    """A decimal number of at most 9 digits, else ValueError (no signs, no spaces)."""
+    if not text or len(text) > 9 or not text.isdigit():
+        raise ValueError(text)
+    return int(text)
+
+
+def validate(spec, value):
+    """Return the validated value for a parameter `spec`, or raise ValueError."""
+    kind, _default, a, b = spec
+    if kind in ("int", "txdelay"):
+        if not isinstance(value, int):
+            value = parse_int(value)
+        if value < a or value > b or (kind == "txdelay" and value % 20):
+            raise ValueError(value)
+        return value
+    if not isinstance(value, str):
+        raise ValueError(value)
+    if kind == "ipv4":
+        if not is_ipv4(value):
+            raise ValueError(value)
+        return value
+    if len(value) > a:
+        raise ValueError(value)
+    if kind == "host":
+        for ch in value:
+            if ch not in _HOST_CHARS:
+                raise ValueError(value)
+        return value
+    for ch in value:  # text, secret: printable ASCII only
+        if ord(ch) < 32 or ord(ch) > 126:
+            raise ValueError(value)
+    return value
+
+
+def factory_params():
+    params = {}
+    for name, spec in PROFILE_PARAMS.items():
+        params[name] = [spec[1] for _ in PROFILES]
+    for name, spec in GLOBAL_PARAMS.items():
+        params[name] = spec[1]
+    return params
+
+
+def factory_profile():
+    profile = {}
+    for name, value in PROFILE_DEFAULTS.items():
+        profile[name] = list(value) if isinstance(value, list) else value
+    return profile
+
+
+def validate_profile_value(name, value):
+    if name == "IFC":
+        if not isinstance(value, list) or len(value) != 2 or value[0] not in (0, 2):
+            raise ValueError(value)
+        if value[1] not in (0, 2):
+            raise ValueError(value)
+        return [value[0], value[1]]
+    if not isinstance(value, int):
+        raise ValueError(value)
+    limits = {"E": 1, "V": 1, "Q": 1, "CMEE": 2, "C": 1, "D": 2}
+    if name == "IPR":
+        if value not in SERIAL_RATES:
+            raise ValueError(value)
+    elif value < 0 or value > limits[name]:
+        raise ValueError(value)
+    return value
+
+
+class Store:
+    """One JSON file in a directory, written atomically (temporary file, then rename)."""
+
+    def __init__(self, directory, name=FILE_NAME):
+        self.path = directory.rstrip("/") + "/" + name
+        self.tmp = self.path + ".tmp"
+
+    def load(self):
+        """Return the stored dict, or None when there is no file; raise ValueError if corrupt."""
+        try:
+            f = open(self.path)
+        except OSError:
+            return None
+        try:
+            data = json.loads(f.read())
+        finally:
+            f.close()
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return data
+
+    def save(self, data):
+        text = json.dumps(data)
+        f = open(self.tmp, "w")
+        try:
+            f.write(text)
+            f.flush()
+        finally:
+            f.close()
+        os.rename(self.tmp, self.path)
+
+
+class Settings:
+    """The live settings. `problems` lists what was wrong with the stored file at load."""
+
+    def __init__(self, store):
+        self.store = store
+        self.params = factory_params()
+        self.saved_profile = factory_profile()
+        self.problems = []
+        self.load()
+        self.profile = self._copy_profile(self.saved_profile)
+
+    @staticmethod
+    def _copy_profile(profile):
+        out = {}
+        for k, v in profile.items():
+            out[k] = list(v) if isinstance(v, list) else v
+        return out
+
+    def load(self):
+        try:
+            data = self.store.load()
+        except (OSError, ValueError) as e:
+            self.problems.append("settings file unreadable, factory defaults used: %r" % (e,))
+            return
+        if data is None:
+            self.problems.append("no settings file, factory defaults used")
+            return
+        params = data.get("params")
+        if isinstance(params, dict):
+            for name, value in params.items():
+                self._load_param(name, value)
+        profile = data.get("profile")
+        if isinstance(profile, dict):
+            for name, value in profile.items():
+                if name in PROFILE_DEFAULTS:
+                    try:
+                        self.saved_profile[name] = validate_profile_value(name, value)
+                    except (ValueError, TypeError):
+                        self.problems.append("bad stored %s, default used" % name)
+
+    def _load_param(self, name, value):
+        try:
+            if name in PROFILE_PARAMS:
+                spec = PROFILE_PARAMS[name]
+                if not isinstance(value, list) or len(value) != len(PROFILES):
+                    raise ValueError(value)
+                self.params[name] = [validate(spec, v) for v in value]
+            elif name in GLOBAL_PARAMS:
+                self.params[name] = validate(GLOBAL_PARAMS[name], value)
+        except (ValueError, TypeError):
+            self.problems.append("bad stored %s, default used" % name)
+
+    def save(self):
+        """Write the AT# parameters and the saved V.250 profile; OSError on failure."""
+        self.store.save({"version": 1, "params": self.params, "profile": self.saved_profile})
+
+    def get(self, name, profile=1):
+        if name in PROFILE_PARAMS:
+            return self.params[name][profile - 1]
+        return self.params[name]
+
+    def set(self, name, value, profile=1):
+        """Validate (ValueError) and store (OSError) one AT# parameter."""
+        if name in PROFILE_PARAMS:
+            value = validate(PROFILE_PARAMS[name], value)
+            old = self.params[name][profile - 1]
+            self.params[name][profile - 1] = value
+        else:
+            value = validate(GLOBAL_PARAMS[name], value)
+            old = self.params[name]
+            self.params[name] = value
+        try:
+            self.save()
+        except OSError:
+            if name in PROFILE_PARAMS:
+                self.params[name][profile - 1] = old
+            else:
+                self.params[name] = old
+            raise
+
+    def save_profile(self):
+        """AT&W: the live V.250 profile becomes the saved one."""
+        old = self.saved_profile
+        self.saved_profile = self._copy_profile(self.profile)
+        try:
+            self.save()
+        except OSError:
+            self.saved_profile = old
+            raise
+
+    def restore_profile(self):
+        """ATZ: back to the saved V.250 profile."""
+        self.profile = self._copy_profile(self.saved_profile)
+
+    def factory(self):
+        """AT&F: factory AT# parameters (stored) and factory V.250 profile (live)."""
+        old = self.params
+        self.params = factory_params()
+        try:
+            self.save()
+        except OSError:
+            self.params = old
+            raise
+        self.profile = factory_profile()
