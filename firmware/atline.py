@@ -74,7 +74,9 @@ class LineAssembler:
                     echo += self.prefix + b"/"
                     if self.last is not None:
                         return bytes(echo), self.last, i
-                elif c != _A_UP and c != _A_LOW:
+                elif c == _A_UP or c == _A_LOW:
+                    self.prefix = bytes((c,))  # "aAT": the echo is the "AT" typed last
+                else:
                     self.state = _IDLE
             elif state == _IN_LINE:
                 if c == _CR or c == _LF:

@@ -18,11 +18,22 @@ _SPACE = const(32)
 
 
 class ParseError(Exception):
-    """Syntax error; `extended` tells whether it happened in a +/# command."""
+    """Syntax error. `prefix` is "#" or "+" when it happened in such a command, else ""."""
 
-    def __init__(self, extended=False):
+    def __init__(self, prefix=""):
         super().__init__()
-        self.extended = extended
+        self.prefix = prefix
+
+    @property
+    def extended(self):
+        return self.prefix != ""
+
+
+def _prefix_of(line):
+    """The kind of command an unparsable line most likely holds: AT# wins over AT+."""
+    if b"#" in line:
+        return "#"
+    return "+" if b"+" in line else ""
 
 
 class Arg:
@@ -61,7 +72,7 @@ def _strip_spaces(line):
     """Drop spaces outside quotes; raise ParseError on an unterminated quote."""
     if b" " not in line:
         if line.count(b'"') % 2:
-            raise ParseError(b"#" in line or b"+" in line)
+            raise ParseError(_prefix_of(line))
         return line
     out = bytearray()
     quoted = False
@@ -72,7 +83,7 @@ def _strip_spaces(line):
             continue
         out.append(c)
     if quoted:
-        raise ParseError(b"#" in line or b"+" in line)
+        raise ParseError(_prefix_of(line))
     return bytes(out)
 
 
@@ -88,14 +99,14 @@ def _digits_end(s, i):
     return i
 
 
-def _decode(b, extended):
+def _decode(b, prefix):
     try:
         return b.decode()
     except UnicodeError:
-        raise ParseError(extended)
+        raise ParseError(prefix)
 
 
-def split_args(s, extended=True):
+def split_args(s, prefix="#"):
     """Split an argument string (bytes) at commas outside quotes into Arg objects."""
     args = []
     i = 0
@@ -104,19 +115,19 @@ def split_args(s, extended=True):
         if i < n and s[i] == _QUOTE:
             end = s.find(b'"', i + 1)
             if end < 0:
-                raise ParseError(extended)
-            args.append(Arg(_decode(s[i + 1 : end], extended), True))
+                raise ParseError(prefix)
+            args.append(Arg(_decode(s[i + 1 : end], prefix), True))
             i = end + 1
             if i < n and s[i] != 44:  # text after a closing quote
-                raise ParseError(extended)
+                raise ParseError(prefix)
         else:
             end = s.find(b",", i)
             if end < 0:
                 end = n
             token = s[i:end]
             if b'"' in token:
-                raise ParseError(extended)
-            args.append(Arg(_decode(token, extended), False))
+                raise ParseError(prefix)
+            args.append(Arg(_decode(token, prefix), False))
             i = end
         if i >= n:
             return args
@@ -152,8 +163,9 @@ def parse(line):
             j = i + 1
             while j < n and _is_name_char(s[j]):
                 j += 1
+            prefix = chr(c)
             if j == i + 1:
-                raise ParseError(True)
+                raise ParseError(prefix)
             name = s[i:j].decode().upper()
             if j < n and s[j] == 61:  # '='
                 if j + 1 < n and s[j + 1] == 63:  # '=?'
@@ -161,7 +173,7 @@ def parse(line):
                     j += 2
                 else:
                     end = _find_semicolon(s, j + 1)
-                    cmd = Command(name, SET, split_args(s[j + 1 : end]))
+                    cmd = Command(name, SET, split_args(s[j + 1 : end], prefix))
                     j = end
             elif j < n and s[j] == 63:  # '?'
                 cmd = Command(name, READ)
@@ -169,21 +181,21 @@ def parse(line):
             else:
                 cmd = Command(name, ACTION)
             if j < n and s[j] != 59:
-                raise ParseError(True)
+                raise ParseError(prefix)
             cmds.append(cmd)
             i = j + 1 if j < n else j
         elif c == 59:  # ';' between commands
             i += 1
         elif c == 38:  # '&X[n]'
             if i + 1 >= n or not (65 <= s[i + 1] <= 90 or 97 <= s[i + 1] <= 122):
-                raise ParseError(False)
+                raise ParseError()
             j = _digits_end(s, i + 2)
             cmds.append(Command("&" + chr(s[i + 1]).upper(), ACTION, None, s[i + 2 : j].decode()))
             i = j
         elif c == 83 or c == 115:  # 'S<n>=<v>' / 'S<n>?'
             j = _digits_end(s, i + 1)
             if j == i + 1:
-                raise ParseError(False)
+                raise ParseError()
             name = "S" + s[i + 1 : j].decode()
             if j < n and s[j] == 61:
                 k = _digits_end(s, j + 1)
@@ -198,11 +210,11 @@ def parse(line):
         elif 65 <= c <= 90 or 97 <= c <= 122:
             letter = chr(c).upper()
             if letter == "D":  # dial: the rest of the line is the number
-                cmds.append(Command("D", ACTION, None, _decode(s[i + 1 :], False)))
+                cmds.append(Command("D", ACTION, None, _decode(s[i + 1 :], "")))
                 return cmds
             j = _digits_end(s, i + 1)
             cmds.append(Command(letter, ACTION, None, s[i + 1 : j].decode()))
             i = j
         else:
-            raise ParseError(False)
+            raise ParseError()
     return cmds

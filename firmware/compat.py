@@ -9,7 +9,7 @@ except ImportError:  # CPython
 
 
 try:
-    from time import ticks_diff, ticks_ms
+    from time import ticks_diff, ticks_ms  # type: ignore[attr-defined]
 except ImportError:  # CPython
     import time as _time
 

@@ -95,7 +95,7 @@ def small_setting(attr, name, hi, test):
             self.info("+%s: %s" % (name, test))
         elif cmd.op == SET and len(cmd.args) == 1:
             text = cmd.args[0].text or "0"
-            if not text.isdigit() or len(text) > 2 or int(text) > hi:
+            if not cfg.is_digits(text) or len(text) > 2 or int(text) > hi:
                 raise CmdError(CME_NOT_ALLOWED)
             self.set_small(attr, int(text))
         else:
@@ -183,7 +183,10 @@ class Interpreter:
         try:
             commands = atparse.parse(body)
         except atparse.ParseError as e:
-            self.error(E_SYNTAX if e.extended else None, e.extended)
+            if e.prefix == "#":
+                self.error(E_SYNTAX)
+            else:
+                self.error(CME_NOT_ALLOWED if e.prefix else None, False)
             return None
         for cmd in commands:
             try:
@@ -223,19 +226,29 @@ class Interpreter:
         return handler(self, cmd)
 
     # -- basic commands ------------------------------------------------------------------------
+    def serial_port(self):
+        p = self.settings.profile
+        return p["IPR"], p["IFC"][0], p["IFC"][1]
+
     def cmd_z(self, cmd):
         _basic_value(cmd, 0)
+        before = self.serial_port()
         self.settings.restore_profile()
         self.sync_format()
+        if self.serial_port() != before:
+            self.after_serial()
 
     def cmd_and_f(self, cmd):
         _basic_value(cmd, 0)
         self.check_idle(hash_command=False)
+        before = self.serial_port()
         try:
             self.settings.factory()
         except OSError:
             raise CmdError(CME_NOT_ALLOWED)
         self.sync_format()
+        if self.serial_port() != before:
+            self.after_serial()
 
     def cmd_and_w(self, cmd):
         _basic_value(cmd, 0)
@@ -480,12 +493,9 @@ class Interpreter:
 
     @staticmethod
     def single_arg_reads(name, arg):
-        """Spec §2.1: does a lone argument name a profile to read (else it is a legacy set)?"""
-        if name == "TCPSERV":
-            return not arg.quoted and arg.text in ("1", "2")
-        if name == "DLEMODE":
-            return arg.text in ("1", "2")
-        return arg.text in ("1", "2")
+        """Spec §2.1: a lone bare 1 or 2 names a profile to read; anything else (a quoted
+        value, another number, a host name) is a legacy un-indexed set of profile 1."""
+        return not arg.quoted and arg.text in ("1", "2")
 
     def profile_param(self, cmd, name):
         if cmd.op == TEST:
@@ -571,6 +581,24 @@ class Interpreter:
         await self.modem.open_tcp(profile)  # raises CmdError
         return results.WAITING_FOR_DATA
 
+    async def hash_oudp(self, cmd):
+        if cmd.op != ACTION:
+            raise CmdError(E_SYNTAX)
+        await self.modem.open_udp()  # raises CmdError
+        return results.WAITING_FOR_DATA
+
+    async def hash_ping(self, cmd):
+        if cmd.op == TEST:
+            return None
+        if cmd.op != ACTION:
+            raise CmdError(E_SYNTAX)
+        await self.modem.ping()  # writes a line per echo, raises CmdError when none came
+        return None
+
+    async def hash_vudp(self, cmd):
+        self.info(self.group(("UDPSERV", "UDPPORT", "UDPDLEMODE", "UDPTXDELAY")))
+        return None
+
     async def hash_ltcpstart(self, cmd):
         await self.modem.listen(self.profile_id(cmd))  # raises CmdError
         return None
@@ -616,6 +644,8 @@ class Interpreter:
         for name in ("TCPSERV", "TCPPORT", "DLEMODE", "TCPTXDELAY", "TCPINACTIVITYTIMER"):
             lines += self.profile_lines(name)
         lines += self.group(("OUTPORT",)) + [""]
+        lines += self.group(("UDPSERV", "UDPPORT", "UDPDLEMODE", "UDPTXDELAY")) + [""]
+        lines += self.group(("PINGREMOTE", "PINGNUM", "PINGDELAY")) + [""]
         lines += self.group(("WIFISSID", "WIFIPW"))
         self.info(lines)
         return None
@@ -634,6 +664,9 @@ class Interpreter:
         "DISPLAYIP": hash_displayip,
         "VSTATE": hash_vstate,
         "OTCP": hash_otcp,
+        "OUDP": hash_oudp,
+        "PING": hash_ping,
+        "VUDP": hash_vudp,
         "LTCPSTART": hash_ltcpstart,
         "LTCPSTOP": hash_ltcpstop,
         "RESET": hash_reset,

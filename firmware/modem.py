@@ -14,6 +14,7 @@ import asyncio
 
 import aio
 import dle
+import ping
 import results
 import settings as cfg
 from atline import LineAssembler
@@ -27,6 +28,8 @@ WIND_READY = b"\r\n+WIND: 4\r\n"  # Wavecom "ready" URC at boot and after a rese
 ANY_PEER = "255.255.255.255"
 
 SEGMENT = const(1460)  # a full TCP segment is sent without waiting for TCPTXDELAY
+UDP_PAYLOAD = const(1472)  # 1500-byte MTU less the IP and UDP headers
+EAGAIN = const(11)  # the same number on the ESP32 (newlib) and Linux
 CONNECT_TIMEOUT_MS = const(8000)  # below the shortest OTCP timeout of real clients (10 s)
 CHECK_MS = const(1000)  # how often a session checks idle timeout and link state
 
@@ -44,19 +47,89 @@ E_PEER_CLOSED = const(37966)
 E_LINK_LOST = const(35841)
 
 
-class Session:
-    """One TCP session in data mode: the bridge between the UART and a connected socket."""
+class TcpLink:
+    """The peer side of a TCP session: a connected non-blocking socket."""
 
-    def __init__(self, modem, sock, profile, peer_ip):
-        self.modem = modem
+    segment = SEGMENT
+    stream = True  # a FIN ends the session
+
+    def __init__(self, sock):
         self.sock = sock
-        self.peer_ip = peer_ip
-        st = modem.settings
-        self.dle_mode = st.get("DLEMODE", profile) == 1
-        self.tx_delay = st.get("TCPTXDELAY", profile)
-        self.idle_ms = st.get("TCPINACTIVITYTIMER", profile) * 1000
+
+    async def send(self, data):
+        await aio.write_all(self.sock, data)
+
+    async def recv(self, buf):
+        """Bytes read into buf: n > 0, 0 at end of stream, None when nothing came."""
+        await aio.readable(self.sock)
+        return self.sock.readinto(buf)
+
+    def close(self):
+        self.sock.close()
+
+
+def _addr_key(addr):
+    # ESP32 gives (ip, port) tuples, the unix port raw sockaddr bytes(array)s.
+    return addr if isinstance(addr, tuple) else bytes(addr)
+
+
+class UdpLink:
+    """The peer side of a UDP session: datagrams to and from one address."""
+
+    segment = UDP_PAYLOAD  # never more than one MTU per datagram
+    stream = False
+
+    def __init__(self, sock, addr, log):
+        self.sock = sock
+        self.addr = addr
+        self.key = _addr_key(addr)
+        self.log = log
+        self.dropped = 0
+
+    async def send(self, data):
+        mv = memoryview(data)
+        for start in range(0, len(mv), UDP_PAYLOAD):
+            chunk = mv[start : start + UDP_PAYLOAD]
+            while True:
+                try:
+                    self.sock.sendto(chunk, self.addr)
+                    break
+                except OSError as e:
+                    if e.errno != EAGAIN:
+                        raise
+                    await aio.writable(self.sock)
+
+    async def recv(self, buf):
+        await aio.readable(self.sock)
+        try:
+            data, addr = self.sock.recvfrom(len(buf))
+        except OSError as e:
+            if e.errno == EAGAIN:
+                return None
+            raise
+        if _addr_key(addr) != self.key:
+            self.dropped += 1
+            self.log("dropped a datagram from another address (%d so far)" % self.dropped)
+            return None
+        n = len(data)
+        buf[:n] = data
+        return n or None  # an empty datagram carries nothing to deliver
+
+    def close(self):
+        self.sock.close()
+
+
+class Session:
+    """One session in data mode: the bridge between the UART and a peer link (TCP or UDP)."""
+
+    def __init__(self, modem, link, dle_mode, tx_delay, idle_s=0):
+        self.modem = modem
+        self.link = link
+        self.dle_mode = dle_mode
+        self.tx_delay = tx_delay
+        self.idle_ms = idle_s * 1000
         self.unescaper = dle.Unescaper()
-        self.pending = bytearray()  # device bytes not yet sent (at most SEGMENT + one chunk)
+        self.pending = bytearray()  # device bytes not yet sent (at most a segment + one chunk)
         self.reason = None
         self.rest = b""  # bytes after a closing ETX: AT input again
         self.done = asyncio.Event()
@@ -90,10 +163,10 @@ class Session:
         await asyncio.sleep_ms(0)  # let the cancellations land
         if self.reason == END_FIN and self.pending:
             try:  # the peer only half-closed, perhaps: hand over what is ready, best effort
-                self.sock.write(self.pending)
+                self.link.sock.write(self.pending)
             except OSError:
                 pass
-        self.sock.close()
+        self.link.close()
         modem.log(
             "session end %d: %d B to peer, %d B to device"
             % (self.reason, self.to_peer, self.to_device)
@@ -107,7 +180,7 @@ class Session:
         if reason == END_ETX or reason == END_LOCAL:
             return fmt.result(results.SOCKET_CLOSED) + fmt.result(results.OK)
         prefix = ETX if self.dle_mode else b""
-        if reason == END_FIN:
+        if reason == END_FIN:  # (TCP only: UDP has no FIN)
             return prefix + fmt.result(results.SOCKET_CLOSED)
         code = E_LINK_LOST if reason == END_LINK else E_PEER_CLOSED
         return prefix + fmt.error(code)
@@ -116,7 +189,7 @@ class Session:
         """Send the pending device bytes to the peer (waits while the peer is slow)."""
         data = self.pending
         self.pending = bytearray()
-        await aio.write_all(self.sock, data)
+        await self.link.send(data)
         self.to_peer += len(data)
         self.last_activity = ticks_ms()
 
@@ -143,7 +216,7 @@ class Session:
                         self.rest = rest
                         self.end(END_ETX)
                         return
-                    if self.tx_delay == 0 or len(self.pending) >= SEGMENT:
+                    if self.tx_delay == 0 or len(self.pending) >= self.link.segment:
                         await self.flush()
                 if self.pending:  # wait for more, but not past the TCPTXDELAY deadline
                     left = self.tx_delay - ticks_diff(ticks_ms(), since)
@@ -166,14 +239,13 @@ class Session:
             self.end(END_RESET)
 
     async def peer_to_device(self):
-        sock = self.sock
+        link = self.link
         modem = self.modem
         buf = bytearray(modem.chunk)
         mv = memoryview(buf)
         while True:
-            await aio.readable(sock)
             try:
-                n = sock.readinto(buf)
+                n = await link.recv(buf)
             except OSError as e:
                 modem.log("peer error: %r" % (e,))
                 self.end(END_RESET)
@@ -225,7 +297,7 @@ class Listener:
             self.task = None
             modem.listener = None
             self.sock.close()
-            await modem.accept_session(Session(modem, sock, self.profile, ip))
+            await modem.accept_session(modem.tcp_session(sock, self.profile))
             return
 
 
@@ -411,7 +483,93 @@ class Modem:
             self.log("connect %s:%d failed: %r" % (host, port, e))
             raise CmdError(E_OPEN_FAILED)
         self.log("connected to %s:%d" % (host, port))
-        self.session = Session(self, sock, profile, host)
+        self.session = self.tcp_session(sock, profile)
+
+    def tcp_session(self, sock, profile):
+        st = self.settings
+        return Session(
+            self,
+            TcpLink(sock),
+            st.get("DLEMODE", profile) == 1,
+            st.get("TCPTXDELAY", profile),
+            st.get("TCPINACTIVITYTIMER", profile),
+        )
+
+    async def open_udp(self):
+        """AT#OUDP: a UDP session with UDPSERV:UDPPORT (spec §8)."""
+        self.check_can_open()
+        st = self.settings
+        host = st.get("UDPSERV")
+        port = st.get("UDPPORT")
+        if not host or not port:
+            raise CmdError(34882)
+        try:
+            sock, addr = await self.net.udp(host, port, st.get("OUTPORT"))
+        except ResolveError:
+            self.log("cannot resolve %s" % host)
+            raise CmdError(E_DNS)
+        except OSError as e:
+            self.log("udp %s:%d failed: %r" % (host, port, e))
+            raise CmdError(E_OPEN_FAILED)
+        self.log("udp session with %s:%d" % (host, port))
+        link = UdpLink(sock, addr, self.log)
+        self.session = Session(self, link, st.get("UDPDLEMODE") == 1, st.get("UDPTXDELAY"))
+
+    async def ping(self):
+        """AT#PING: PINGNUM echo requests to PINGREMOTE, PINGDELAY seconds apart; a line per
+        reply as it comes ("alive" is what Multi-Tech's driver looks for)."""
+        if not self.net.is_up():
+            raise CmdError(35867)
+        st = self.settings
+        host = st.get("PINGREMOTE")
+        if not host:
+            raise CmdError(34882)
+        try:
+            sock, addr, ip = await self.net.icmp(host)
+        except ResolveError:
+            raise CmdError(E_DNS)
+        except OSError as e:  # e.g. no privilege for raw sockets on a host
+            self.log("no ICMP socket: %r" % (e,))
+            raise CmdError(E_OPEN_FAILED)
+        ident = ticks_ms() & 0xFFFF
+        alive = 0
+        wait_ms = st.get("PINGDELAY") * 1000
+        try:
+            for seq in range(1, st.get("PINGNUM") + 1):
+                sent = ticks_ms()
+                try:
+                    sock.sendto(ping.echo_request(ident, seq), addr)
+                    rtt = await self.echo_reply(sock, ident, seq, sent, wait_ms)
+                except OSError as e:
+                    self.log("ping %s: %r" % (ip, e))
+                    rtt = None
+                if rtt is None:
+                    line = "#PING: %s no reply" % ip
+                else:
+                    alive += 1
+                    line = "#PING: %s is alive, time=%d ms" % (ip, rtt)
+                await self.send(self.interp.fmt.info(line))
+                left = wait_ms - ticks_diff(ticks_ms(), sent)
+                if seq < st.get("PINGNUM") and left > 0:
+                    await asyncio.sleep_ms(left)
+        finally:
+            sock.close()
+        if not alive:
+            raise CmdError(E_OPEN_FAILED)
+
+    async def echo_reply(self, sock, ident, seq, sent, wait_ms):
+        """Milliseconds until the matching echo reply, or None after wait_ms."""
+        while True:
+            left = wait_ms - ticks_diff(ticks_ms(), sent)
+            if left <= 0:
+                return None
+            try:
+                await asyncio.wait_for_ms(aio.readable(sock), left)
+            except asyncio.TimeoutError:
+                return None
+            packet = sock.recvfrom(1024)[0]
+            if ping.reply_seq(packet, ident) == seq:
+                return ticks_diff(ticks_ms(), sent)
 
     async def listen(self, profile):
         self.check_can_open()

@@ -30,6 +30,13 @@ GLOBAL_PARAMS = {
     "APNPW": ("text", "", 64, 0),
     "DNSSERV1": ("ipv4", "0.0.0.0", 0, 0),
     "DNSSERV2": ("ipv4", "0.0.0.0", 0, 0),
+    "UDPSERV": ("host", "", 120, 0),
+    "UDPPORT": ("int", 0, 1, 65535),
+    "UDPDLEMODE": ("int", 1, 0, 1),
+    "UDPTXDELAY": ("txdelay", 100, 0, 32760),
+    "PINGREMOTE": ("host", "", 120, 0),
+    "PINGNUM": ("int", 1, 1, 255),
+    "PINGDELAY": ("int", 1, 1, 255),
     "WIFISSID": ("text", "", 32, 0),
     "WIFIPW": ("secret", "", 63, 0),
 }
@@ -57,14 +64,24 @@ def is_ipv4(text):
     if len(parts) != 4:
         return False
     for p in parts:
-        if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
+        if not is_digits(p) or len(p) > 3 or int(p) > 255:
+            return False
+    return True
+
+
+def is_digits(text):
+    """True for a non-empty str of ASCII digits (CPython str.isdigit also takes superscripts)."""
+    if not isinstance(text, str) or not text:
+        return False
+    for ch in text:
+        if ch < "0" or ch > "9":
             return False
     return True
 
 
 def parse_int(text):
     """A decimal number of at most 9 digits, else ValueError (no signs, no spaces)."""
-    if not text or len(text) > 9 or not text.isdigit():
+    if not is_digits(text) or len(text) > 9:
         raise ValueError(text)
     return int(text)
 
@@ -72,6 +89,8 @@ def parse_int(text):
 def validate(spec, value):
     """Return the validated value for a parameter `spec`, or raise ValueError."""
     kind, _default, a, b = spec
+    if isinstance(value, bool):  # JSON true/false is not a number (CPython: bool is an int)
+        raise ValueError(value)
     if kind in ("int", "txdelay"):
         if not isinstance(value, int):
             value = parse_int(value)
@@ -97,8 +116,15 @@ def validate(spec, value):
     return value
 
 
+def _load_value(spec, value):
+    """A stored value: valid, or the default itself (an unset port 0 is outside 1..65535)."""
+    if type(value) is type(spec[1]) and value == spec[1]:
+        return value
+    return validate(spec, value)
+
+
 def factory_params():
-    params = {}
+    params: dict = {}
     for name, spec in PROFILE_PARAMS.items():
         params[name] = [spec[1] for _ in PROFILES]
     for name, spec in GLOBAL_PARAMS.items():
@@ -120,7 +146,7 @@ def validate_profile_value(name, value):
         if value[1] not in (0, 2):
             raise ValueError(value)
         return [value[0], value[1]]
-    if not isinstance(value, int):
+    if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(value)
     limits = {"E": 1, "V": 1, "Q": 1, "CMEE": 2, "C": 1, "D": 2}
     if name == "IPR":
@@ -184,7 +210,7 @@ class Settings:
     def load(self):
         try:
             data = self.store.load()
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RuntimeError, MemoryError) as e:  # (deeply nested JSON)
             self.problems.append("settings file unreadable, factory defaults used: %r" % (e,))
             return
         if data is None:
@@ -194,7 +220,11 @@ class Settings:
         if isinstance(params, dict):
             for name, value in params.items():
                 self._load_param(name, value)
+        elif params is not None:
+            self.problems.append("bad stored params, defaults used")
         profile = data.get("profile")
+        if profile is not None and not isinstance(profile, dict):
+            self.problems.append("bad stored profile, defaults used")
         if isinstance(profile, dict):
             for name, value in profile.items():
                 if name in PROFILE_DEFAULTS:
@@ -209,9 +239,9 @@ class Settings:
                 spec = PROFILE_PARAMS[name]
                 if not isinstance(value, list) or len(value) != len(PROFILES):
                     raise ValueError(value)
-                self.params[name] = [validate(spec, v) for v in value]
+                self.params[name] = [_load_value(spec, v) for v in value]
             elif name in GLOBAL_PARAMS:
-                self.params[name] = validate(GLOBAL_PARAMS[name], value)
+                self.params[name] = _load_value(GLOBAL_PARAMS[name], value)
         except (ValueError, TypeError):
             self.problems.append("bad stored %s, default used" % name)
 

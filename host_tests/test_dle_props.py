@@ -1,0 +1,96 @@
+"""Property tests for the DLE/ETX codec (firmware/dle.py), CPython only (hypothesis).
+
+* decode(encode(x)) == x for any bytes and any chunking of the encoded stream.
+* encode(data) + ETX + tail, any chunking: payload == data, closed, rest == tail (once closed,
+  every later chunk is AT input and belongs to the rest).
+* raw (unescaped) input, any chunking: the streaming decoder agrees with a per-byte reference.
+"""
+
+import dle
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+DLE = 0x10
+ETX = 0x03
+
+# Bias towards the control bytes so escapes, chunk-edge DLEs and runs occur often.
+_byte = st.one_of(st.sampled_from([DLE, ETX]), st.integers(0, 255))
+payloads = st.one_of(
+    st.binary(max_size=300),
+    st.lists(_byte, max_size=300).map(bytes),
+)
+
+
+def chunked(data, cuts):
+    """Split `data` at the (sorted, possibly repeated -> empty chunks) positions in `cuts`."""
+    points = sorted(min(c, len(data)) for c in cuts)
+    chunks = []
+    prev = 0
+    for p in points:
+        chunks.append(data[prev:p])
+        prev = p
+    chunks.append(data[prev:])
+    return chunks
+
+
+cut_lists = st.lists(st.integers(0, 400), max_size=40)
+
+
+def feed_all(chunks):
+    u = dle.Unescaper()
+    payload = []
+    rest = []
+    closed = False
+    for c in chunks:
+        if closed:
+            rest.append(c)
+            continue
+        p, closed, r = u.feed(c)
+        payload.append(bytes(p))
+        if closed:
+            rest.append(bytes(r))
+    return b"".join(payload), closed, b"".join(rest)
+
+
+def ref_decode(data):
+    out = bytearray()
+    pending = False
+    for i, b in enumerate(data):
+        if pending:
+            out.append(b)
+            pending = False
+        elif b == DLE:
+            pending = True
+        elif b == ETX:
+            return bytes(out), True, bytes(data[i + 1 :])
+        else:
+            out.append(b)
+    return bytes(out), False, b""
+
+
+@settings(max_examples=300)
+@given(payloads, cut_lists)
+def test_roundtrip_any_chunking(data, cuts):
+    enc = dle.escape(data)
+    assert feed_all(chunked(enc, cuts)) == (data, False, b"")
+
+
+@settings(max_examples=300)
+@given(payloads, st.binary(max_size=50) | st.lists(_byte, max_size=50).map(bytes), cut_lists)
+def test_close_any_chunking(data, tail, cuts):
+    stream = dle.escape(data) + b"\x03" + tail
+    assert feed_all(chunked(stream, cuts)) == (data, True, tail)
+
+
+@settings(max_examples=300)
+@given(st.lists(_byte, max_size=200).map(bytes), cut_lists)
+def test_raw_input_matches_reference(raw, cuts):
+    assert feed_all(chunked(raw, cuts)) == ref_decode(raw)
+
+
+@settings(max_examples=300)
+@given(payloads)
+def test_escape_has_no_lone_etx_and_roundtrips_bytewise(data):
+    enc = dle.escape(data)
+    assert len(enc) == len(data) + data.count(DLE) + data.count(ETX)
+    assert feed_all([enc[i : i + 1] for i in range(len(enc))]) == (data, False, b"")
