@@ -11,6 +11,7 @@ The UART and network come from the board (see docs/architecture.md, "The board c
 """
 
 import asyncio
+import gc
 
 import aio
 import dle
@@ -129,7 +130,12 @@ class Session:
         self.tx_delay = tx_delay
         self.idle_ms = idle_s * 1000
         self.unescaper = dle.Unescaper()
-        self.pending = bytearray()  # device bytes not yet sent (at most a segment + one chunk)
+        gc.collect()  # the session's buffers live as long as it does: place them in a tidy heap
+        # Device bytes not yet sent: flushed at a segment, so one more chunk always fits.
+        self.pending = bytearray(link.segment + modem.chunk)
+        self.pmv = memoryview(self.pending)
+        self.plen = 0
+        self.since = 0  # when the first pending byte arrived (TCPTXDELAY)
         self.reason = None
         self.rest = b""  # bytes after a closing ETX: AT input again
         self.done = asyncio.Event()
@@ -161,9 +167,9 @@ class Session:
             up.cancel()
             down.cancel()
         await asyncio.sleep_ms(0)  # let the cancellations land
-        if self.reason == END_FIN and self.pending:
+        if self.reason == END_FIN and self.plen:
             try:  # the peer only half-closed, perhaps: hand over what is ready, best effort
-                self.link.sock.write(self.pending)
+                self.link.sock.write(self.pmv[: self.plen])
             except OSError:
                 pass
         self.link.close()
@@ -187,69 +193,84 @@ class Session:
 
     async def flush(self):
         """Send the pending device bytes to the peer (waits while the peer is slow)."""
-        data = self.pending
-        self.pending = bytearray()
-        await self.link.send(data)
-        self.to_peer += len(data)
+        n = self.plen
+        await self.link.send(self.pmv[:n])
+        self.plen = 0
+        self.to_peer += n
         self.last_activity = ticks_ms()
 
+    def take(self, data):
+        """Queue bytes the device sent; True when they held the closing lone ETX."""
+        if self.dle_mode:
+            payload, closed, self.rest = self.unescaper.feed(data)
+        else:
+            payload, closed = data, False
+        n = len(payload)
+        if n:
+            if not self.plen:
+                self.since = ticks_ms()
+            self.pmv[self.plen : self.plen + n] = payload
+            self.plen += n
+        return closed
+
     async def device_to_peer(self, first):
+        try:
+            if first and self.take(first):
+                await self.close_from_device()
+                return
+            await self.pump_device_to_peer()
+        except Exception as e:  # OSError from the peer, or a fault: end cleanly, never hang
+            self.modem.log("device->peer: %r" % (e,))
+            self.end(END_RESET)
+
+    async def close_from_device(self):
+        if self.plen:
+            await self.flush()
+        self.end(END_ETX)
+
+    async def pump_device_to_peer(self):
         uart = self.modem.uart
         buf = bytearray(self.modem.chunk)
         mv = memoryview(buf)
-        data = first
-        since = 0
-        try:
-            while True:
-                if data:
-                    if self.dle_mode:
-                        payload, closed, rest = self.unescaper.feed(data)
-                    else:
-                        payload, closed, rest = data, False, b""
-                    if payload:
-                        if not self.pending:
-                            since = ticks_ms()
-                        self.pending += payload
-                    if closed:
-                        if self.pending:
-                            await self.flush()
-                        self.rest = rest
-                        self.end(END_ETX)
-                        return
-                    if self.tx_delay == 0 or len(self.pending) >= self.link.segment:
-                        await self.flush()
-                if self.pending:  # wait for more, but not past the TCPTXDELAY deadline
-                    left = self.tx_delay - ticks_diff(ticks_ms(), since)
-                    if left <= 0:
-                        await self.flush()
-                        data = b""
-                        continue
-                    try:
-                        await asyncio.wait_for_ms(aio.readable(uart), left)
-                    except asyncio.TimeoutError:
-                        await self.flush()
-                        data = b""
-                        continue
-                else:
-                    await aio.readable(uart)
+        segment = self.link.segment
+        while True:
+            if self.plen:
+                left = self.tx_delay - ticks_diff(ticks_ms(), self.since)
+                if left <= 0 or self.plen >= segment:
+                    await self.flush()
+                    continue
+                try:  # wait for more, but not past the TCPTXDELAY deadline
+                    await asyncio.wait_for_ms(aio.readable(uart), left)
+                except asyncio.TimeoutError:
+                    continue
+            else:
+                await aio.readable(uart)
+            if self.dle_mode:
                 n = uart.readinto(buf)
-                data = bytes(mv[:n]) if n else b""
-        except OSError as e:
-            self.modem.log("send to peer failed: %r" % (e,))
-            self.end(END_RESET)
+                if n and self.take(bytes(mv[:n])):
+                    await self.close_from_device()
+                    return
+            else:  # transparent: read straight into the pending buffer
+                n = uart.readinto(self.pmv[self.plen :])
+                if n:
+                    if not self.plen:
+                        self.since = ticks_ms()
+                    self.plen += n
 
     async def peer_to_device(self):
+        try:
+            await self.pump_peer_to_device()
+        except Exception as e:  # OSError from the peer (reset), or a fault: end cleanly
+            self.modem.log("peer->device: %r" % (e,))
+            self.end(END_RESET)
+
+    async def pump_peer_to_device(self):
         link = self.link
         modem = self.modem
         buf = bytearray(modem.chunk)
         mv = memoryview(buf)
         while True:
-            try:
-                n = await link.recv(buf)
-            except OSError as e:
-                modem.log("peer error: %r" % (e,))
-                self.end(END_RESET)
-                return
+            n = await link.recv(buf)
             if n is None:
                 continue
             if n == 0:
@@ -257,7 +278,7 @@ class Session:
                 return
             data = mv[:n]
             if self.dle_mode:
-                data = dle.escape(bytes(data))
+                data = dle.escape(data)
             await modem.send(data)
             self.to_device += n
             self.last_activity = ticks_ms()
@@ -305,7 +326,7 @@ class Modem:
     """The modem application. `uart` and `net` follow the board contract; `state_dir` holds
     the settings file; `board` (optional) receives serial-port and modem-line changes."""
 
-    def __init__(self, uart, net, state_dir, board=None, chunk=4096, console=print):
+    def __init__(self, uart, net, state_dir, board=None, chunk=2048, console=print):
         self.uart = uart
         self.net = net
         self.board = board

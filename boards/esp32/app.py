@@ -1,0 +1,224 @@
+# app.py: builds the ESP32 board from board_config (UART, WiFi, modem-control lines, watchdog,
+# logs) and runs the modem engine. main.py calls main(); tests call build() and supervise().
+#
+# Logs go to the REPL console (print) and to the engine's RAM ring (AT#VLOG), never to the
+# modem UART. A snapshot of the ring is kept in RTC memory, so the lines written before a
+# crash or a watchdog reset are shown again after the reboot.
+
+import gc
+import sys
+import time
+
+import asyncio
+import machine
+import network
+
+_LOG_MAGIC = b"MTLOG1\n"
+_LOG_KEEP = 1500  # bytes of log kept in RTC memory (2 KB on the ESP32)
+_HEALTH_MS = 1000
+_SNAPSHOT_EVERY = 10  # health ticks between RTC log snapshots
+
+_CAUSES = (
+    ("PWRON_RESET", "power on"),
+    ("HARD_RESET", "hard reset"),
+    ("WDT_RESET", "watchdog"),
+    ("DEEPSLEEP_RESET", "deep sleep"),
+    ("SOFT_RESET", "soft reset"),
+)
+
+
+def reset_cause():
+    """machine.reset_cause() as text, e.g. 'WDT_RESET (watchdog)'."""
+    cause = machine.reset_cause()
+    for name, text in _CAUSES:
+        if getattr(machine, name, None) == cause:
+            return "%s (%s)" % (name, text)
+    return "reset cause %d" % cause
+
+
+def make_uart(cfg):
+    """The modem UART: explicit pins, timeout 0, ring buffers and flow control per cfg."""
+    flow = 0
+    if cfg.RTS_PIN is not None and cfg.FLOW_RTS:
+        flow |= machine.UART.RTS
+    if cfg.CTS_PIN is not None and cfg.FLOW_CTS:
+        flow |= machine.UART.CTS
+    pins = {}
+    if cfg.RTS_PIN is not None:
+        pins["rts"] = cfg.RTS_PIN
+    if cfg.CTS_PIN is not None:
+        pins["cts"] = cfg.CTS_PIN
+    return machine.UART(cfg.UART_ID, baudrate=cfg.BAUD, tx=cfg.TX_PIN, rx=cfg.RX_PIN,
+                        txbuf=cfg.TXBUF, rxbuf=cfg.RXBUF, timeout=0, timeout_char=0, flow=flow,
+                        **pins)
+
+
+def _pin(num, out):
+    if num is None:
+        return None
+    if out:
+        return machine.Pin(num, machine.Pin.OUT)
+    return machine.Pin(num, machine.Pin.IN, machine.Pin.PULL_UP)
+
+
+def _sleep_ms(ms):
+    time.sleep_ms(ms)
+
+
+class Parts:
+    """What build() made: the raw UART, the stream, the network, the hooks, the engine."""
+
+    def __init__(self, raw_uart, uart, net, hooks, modem):
+        self.raw_uart = raw_uart
+        self.uart = uart
+        self.net = net
+        self.hooks = hooks
+        self.modem = modem
+
+
+def build(cfg, console=print):
+    import hooks
+    import modem
+    import uart
+    import wifi
+
+    raw = make_uart(cfg)
+    stream = uart.EspUart(raw, cfg.TXBUF, cfg.BAUD, rts=cfg.RTS_PIN is not None,
+                          cts=cfg.CTS_PIN is not None, rts_on=cfg.FLOW_RTS, cts_on=cfg.FLOW_CTS,
+                          sleep_ms=_sleep_ms)
+    engine: list = []  # filled below: the WiFi credentials live in the engine's settings
+
+    def creds():
+        if not engine:
+            return "", ""
+        st = engine[0].settings
+        return st.get("WIFISSID"), st.get("WIFIPW")
+
+    net = wifi.WifiNet(network.WLAN(network.STA_IF), creds, cfg.WIFI_JOIN_TIMEOUT_MS,
+                       cfg.WIFI_FAIL_CONFIRM_MS, log=console)
+    board = hooks.Hooks(stream, dcd=_pin(cfg.DCD_PIN, True), dsr=_pin(cfg.DSR_PIN, True),
+                        ri=_pin(cfg.RI_PIN, True), dtr=_pin(cfg.DTR_PIN, False),
+                        active_low=cfg.CONTROL_ACTIVE_LOW, log=console)
+    _mkdir(cfg.STATE_DIR)
+    m = modem.Modem(stream, net, cfg.STATE_DIR, board, console=console)
+    engine.append(m)
+    net.log = m.log
+    board.log = m.log
+    return Parts(raw, stream, net, board, m)
+
+
+def _mkdir(path):
+    import os
+
+    try:
+        os.mkdir(path)
+    except OSError:
+        pass  # exists
+
+
+# --- log snapshot in RTC memory ----------------------------------------------------------------
+
+
+def restore_log(rtc, log):
+    try:
+        data = rtc.memory()
+    except (AttributeError, OSError):
+        return
+    if not data.startswith(_LOG_MAGIC):
+        return
+    for line in data[len(_LOG_MAGIC) :].decode().split("\n"):
+        if line:
+            log("before reset: " + line)
+    rtc.memory(b"")
+
+
+def save_log(rtc, lines):
+    data = "\n".join(lines).encode()[-_LOG_KEEP:]
+    try:
+        rtc.memory(_LOG_MAGIC + data)
+    except (AttributeError, OSError):
+        pass
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+async def supervise(parts, wdt=None, rtc=None, period_ms=_HEALTH_MS):
+    """Run the engine and a health task; return the engine's exception when it stops.
+
+    The health task feeds the watchdog only while the engine task is alive and the loop turns
+    (a stalled loop starves it), watches the WiFi link, and snapshots the log ring.
+    """
+    m = parts.modem
+    failed: list = []
+
+    async def engine():
+        try:
+            await m.run()
+            failed.append(RuntimeError("modem.run() returned"))
+        except Exception as e:  # reported by main(), which then resets the board
+            failed.append(e)
+
+    task = asyncio.create_task(engine())
+    ticks = 0
+    last = None
+    while not failed:
+        if wdt is not None:
+            wdt.feed()
+        try:
+            parts.net.poll()
+        except OSError as e:
+            m.log("wifi poll: %r" % (e,))
+        ticks += 1
+        if rtc is not None and ticks % _SNAPSHOT_EVERY == 0:
+            lines = m.log_lines()
+            if lines and lines[-1] != last:
+                last = lines[-1]
+                save_log(rtc, lines)
+        if ticks % 30 == 0:
+            gc.collect()
+        await asyncio.sleep_ms(period_ms)
+    task.cancel()
+    return failed[0]
+
+
+def relax_watchdog(cfg):
+    # The WDT survives Ctrl-C and soft resets (notes 2.5). Re-creating it reconfigures the timeout
+    # on the ESP32 (esp_task_wdt_reconfigure), which gives mpremote time to copy files.
+    if cfg.WDT_TIMEOUT_MS:
+        try:
+            machine.WDT(timeout=cfg.WDT_MAINTENANCE_MS).feed()
+        except (OSError, ValueError):
+            pass
+
+
+def main():
+    import board_config as cfg
+    import safemode
+
+    if safemode.watch(cfg, _sleep_ms, cfg.SAFE_MODE_WINDOW_MS):
+        print("safe mode (%s): modem not started, REPL free" % safemode.reason)
+        return
+    cause = reset_cause()
+    print("modem: starting on UART%d, %s" % (cfg.UART_ID, cause))
+    parts = build(cfg)
+    m = parts.modem
+    rtc = machine.RTC()
+    restore_log(rtc, m.log)
+    m.log("boot: %s" % cause)
+    parts.hooks.set_dsr(True)
+    parts.net.start()
+    wdt = machine.WDT(timeout=cfg.WDT_TIMEOUT_MS) if cfg.WDT_TIMEOUT_MS else None
+    try:
+        err = asyncio.run(supervise(parts, wdt, rtc))
+    except KeyboardInterrupt:
+        relax_watchdog(cfg)
+        parts.hooks.set_dsr(False)
+        print("modem: stopped by Ctrl-C; watchdog relaxed for maintenance")
+        return
+    # The engine died: keep its last words, then start afresh rather than sit there deaf.
+    m.log("engine failed: %r" % (err,))
+    save_log(rtc, m.log_lines())
+    sys.print_exception(err)
+    _sleep_ms(500)
+    machine.reset()

@@ -1,0 +1,62 @@
+# Entry point of the host board, run by the MicroPython unix port (started by tools/modem.py):
+#
+#   MICROPYPATH=firmware:boards/unix:.frozen \
+#       micropython boards/unix/main.py --fd N --state DIR [--ip A.B.C.D]
+#
+# N is an inherited pty master fd (O_NONBLOCK).  Prints `ready` once the engine is built.
+
+import sys
+
+import asyncio
+
+
+def _usage(msg):
+    sys.stderr.write("main.py: %s\nusage: main.py --fd N --state DIR [--ip A.B.C.D]\n" % msg)
+    sys.exit(2)
+
+
+def _args(argv):
+    opts = {"--fd": None, "--state": None, "--ip": "127.0.0.1"}
+    i = 0
+    while i < len(argv):
+        key = argv[i]
+        if key not in opts or i + 1 >= len(argv):
+            _usage("bad argument %r" % key)
+        opts[key] = argv[i + 1]
+        i += 2
+    if opts["--fd"] is None or opts["--state"] is None:
+        _usage("--fd and --state are required")
+    try:
+        fd = int(opts["--fd"])
+    except ValueError:
+        _usage("--fd must be a number")
+    return fd, opts["--state"], opts["--ip"]
+
+
+def _ensure_path():
+    # MICROPYPATH normally lists firmware/ and boards/unix/; fall back to paths next to this file.
+    here = __file__.rpartition("/")[0] or "."
+    for p in (here, here + "/../../firmware"):
+        if p not in sys.path:
+            sys.path.append(p)
+
+
+def main():
+    fd, state_dir, ip = _args(sys.argv[1:])
+    _ensure_path()
+    import board
+    import modem
+
+    uart = board.pty_uart(fd)
+    net = board.HostNet(ip)
+    hooks = board.Board()
+    m = modem.Modem(uart, net, state_dir, hooks)
+    print("ready")
+    try:
+        sys.stdout.flush()
+    except AttributeError:
+        pass
+    asyncio.run(m.run())
+
+
+main()

@@ -1,0 +1,177 @@
+"""tools/deploy.py, end to end: the real mpremote deploys to tools/virtual_board.py (a pty that
+behaves like a MicroPython board's REPL, backed by the unix VM), the board resets, and the modem
+it booted answers AT on its UART pty. Also: package.json and manifest.py stay in sync with the
+modules deploy.py ships.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEPLOY = os.path.join(ROOT, "tools", "deploy.py")
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+deploy = load_tool("deploy")
+
+
+# --- packaging ---------------------------------------------------------------------------------
+
+
+def test_modules_shipped_as_mpy_exclude_the_source_files():
+    names = [n for n, _ in deploy.modules_to_compile("esp32")]
+    for src in ("boot", "main", "board_config"):
+        assert src not in names
+    for needed in ("modem", "settings", "app", "uart", "wifi", "hooks", "safemode"):
+        assert needed in names
+    files = [os.path.basename(p) for p in deploy.source_files("esp32")]
+    assert files == ["boot.py", "main.py", "board_config.py"]
+
+
+def test_stale_twins_cover_root_and_lib_sources():
+    assert deploy.stale_paths("modem") == ["/modem.py", "/modem.mpy", "/lib/modem.py"]
+    assert "/lib/modem.mpy" in deploy.stale_paths("modem", frozen=True)
+
+
+def test_package_json_is_current():
+    path = os.path.join(ROOT, "package.json")
+    text = open(path).read()
+    assert text == deploy.package_json_text(), (
+        "package.json is stale: run python tools/deploy.py --write-package-json")
+    pkg = json.loads(text)
+    for dest, src in pkg["urls"]:
+        assert os.path.exists(os.path.join(ROOT, src)), src
+        assert "/" not in dest and "\\" not in src
+
+
+def test_manifest_freezes_the_same_modules():
+    calls = []
+    scope = {
+        "include": lambda path: calls.append(("include", path)),
+        "metadata": lambda **kw: calls.append(("metadata", kw)),
+        "module": lambda name, base_path=".": calls.append(("module", base_path, name)),
+    }
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # the manifest loader runs a manifest from its own directory
+    try:
+        exec(compile(open("manifest.py").read(), "manifest.py", "exec"), scope)
+    finally:
+        os.chdir(cwd)
+    frozen = sorted(name[:-3] for kind, *rest in calls if kind == "module" for name in rest[1:])
+    assert frozen == [n for n, _ in deploy.modules_to_compile("esp32")]
+    assert ("include", "$(PORT_DIR)/boards/manifest.py") in calls
+
+
+def test_dry_run_is_one_mpremote_session():
+    r = subprocess.run([sys.executable, DEPLOY, "/dev/ttyUSB0", "--wifi-ssid", "net",
+                        "--wifi-password", "pw", "--dry-run"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    cmd = "\n".join(ln for ln in r.stdout.splitlines() if not ln.startswith("deploy: "))
+    assert cmd.count(" connect ") == 1 and cmd.endswith("+ reset")
+    assert "-march=xtensawin" in r.stdout
+    assert ":lib/" in cmd and "board_config.py" in cmd and "WIFISSID" in cmd
+
+
+# --- on the virtual board ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def board(tmp_path, venv_tool):
+    vb = load_tool("virtual_board")
+    b = vb.VirtualBoard(str(tmp_path / "flash"), venv_tool("micropython")).start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def run_deploy(board, *args, timeout=120):
+    cmd = [sys.executable, DEPLOY, board.repl, *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out + "\n--- REPL transcript ---\n" + bytes(board.transcript).decode(
+        errors="replace")
+    return out
+
+
+class At:
+    def __init__(self, path):
+        import serial
+
+        self.port = serial.Serial(path, 115200, timeout=0.1)
+
+    def cmd(self, line, want="OK\r\n", timeout=10):
+        self.port.write(line.encode() + b"\r")
+        seen = b""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            seen += self.port.read(512)
+            if want.encode() in seen:
+                return seen.decode(errors="replace")
+        raise AssertionError("%r: no %r in %r" % (line, want, seen))
+
+    def close(self):
+        self.port.close()
+
+
+@pytest.mark.timeout(300)
+def test_deploy_unix_board_and_talk_at(board, tmp_path):
+    flash = tmp_path / "flash"
+    (flash / "lib").mkdir(parents=True)
+    (flash / "modem.py").write_text("raise ImportError('stale twin was imported')\n")
+    (flash / "lib" / "settings.py").write_text("raise ImportError('stale twin was imported')\n")
+
+    out = run_deploy(board, "--board", "unix", "--wifi-ssid", "plant-floor",
+                     "--wifi-password", "s3cret!", "--check-uart", board.uart)
+    assert "the modem answers OK" in out
+    assert "/modem.py" in out and "/lib/settings.py" in out  # reported as removed
+    assert not (flash / "modem.py").exists() and not (flash / "lib" / "settings.py").exists()
+    assert (flash / "lib" / "modem.mpy").exists() and (flash / "main.py").exists()
+    # power-on (friendly), mpremote's soft reset (raw REPL), the deploy's machine.reset()
+    assert board.boots[:3] == [("F", 1), ("R", 5), ("F", 2)]
+
+    at = At(board.uart)
+    try:
+        at.cmd("ATE0")
+        listing = at.cmd("AT#VWIFI")
+        assert '"plant-floor"' in listing and "s3cret!" not in listing
+        at.cmd("AT#VSTATE", '#STATE: "IDLE"')
+        at.cmd("AT#CONNECTIONSTART", "Ok_Info_GprsActivation")
+        at.cmd("AT#VSTATE", '#STATE: "CONNECTED"')
+    finally:
+        at.close()
+
+    # Deploy again while the modem runs main.py: mpremote's Ctrl-C must stop it.
+    out = run_deploy(board, "--board", "unix", "--check-uart", board.uart)
+    assert "the modem answers OK" in out
+    at = At(board.uart)
+    try:
+        at.cmd("AT#VWIFI", '"plant-floor"')  # settings survived the redeploy
+    finally:
+        at.close()
+
+
+@pytest.mark.timeout(300)
+def test_deploy_esp32_layout(board, tmp_path):
+    flash = tmp_path / "flash"
+    out = run_deploy(board, "--wifi-ssid", "net1", "--wifi-password", "pw-12345", "--no-reset")
+    assert "WiFi settings stored for 'net1'" in out
+    for name in ("boot.py", "main.py", "board_config.py"):
+        assert (flash / name).exists(), name
+    for mod in ("app", "uart", "wifi", "hooks", "safemode", "modem", "settings"):
+        assert (flash / "lib" / (mod + ".mpy")).exists(), mod
+    stored = json.loads((flash / "state" / "settings.json").read_text())
+    assert stored["params"]["WIFISSID"] == "net1"

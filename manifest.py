@@ -1,0 +1,19 @@
+# Freeze the modem firmware into a custom MicroPython build (frozen bytecode runs from flash and
+# saves RAM). From a MicroPython checkout with the ESP-IDF set up:
+#   cd ports/esp32
+#   make BOARD=ESP32_GENERIC FROZEN_MANIFEST=/path/to/this/checkout/manifest.py
+# flash that build, then install the three source files only:
+#   python tools/deploy.py PORT --frozen
+# boot.py, main.py and board_config.py are never frozen: a frozen main.py cannot be overridden
+# from the filesystem (notes 1.1) and board_config.py is the file users edit.
+import os
+
+include("$(PORT_DIR)/boards/manifest.py")  # the stock ESP32 set (asyncio, network tools, ...)
+
+metadata(version="0.1.0", description="Multi-Tech AT# GPRS modem replacement for the ESP32")
+
+_SOURCE_ONLY = ("boot.py", "main.py", "board_config.py")
+for _dir in ("firmware", "boards/esp32"):  # paths are relative to this file
+    for _name in sorted(os.listdir(_dir)):
+        if _name.endswith(".py") and _name not in _SOURCE_ONLY:
+            module(_name, base_path=_dir)

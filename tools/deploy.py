@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Deploy the modem firmware to a MicroPython board with mpremote, in one command.
+
+    python tools/deploy.py PORT [--wifi-ssid S --wifi-password P] [--check-uart PATH]
+    python tools/deploy.py --write-package-json    (regenerate package.json for mip)
+
+PORT is the board's REPL serial port (e.g. /dev/ttyUSB0). Steps:
+  1. compile firmware/*.py and the board's modules with mpy-cross (boot.py, main.py and
+     board_config.py stay source: MicroPython runs boot/main only as .py, and the board file
+     is the one a user edits);
+  2. on the board, create /lib and delete stale twins of every module shipped (/<m>.py, /<m>.mpy,
+     /lib/<m>.py), which would shadow the new /lib/<m>.mpy;
+  3. copy the .mpy files to :lib/ and boot.py, main.py, board_config.py to :/ (with --frozen,
+     for a firmware built with manifest.py, only the latter, and /lib copies are removed);
+  4. with --wifi-ssid/--wifi-password, store them with the firmware's own settings module
+     (the same file AT#WIFISSID / AT#WIFIPW write);
+  5. hard reset (machine.reset()), so boot.py then main.py start the modem;
+  6. with --check-uart PATH (the serial port wired to the modem UART), send AT until OK.
+All board writes happen in one mpremote session. CPython standard library plus mpy-cross,
+mpremote and (for --check-uart) pyserial, all in the project's venv.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+SOURCE_FILES = ("boot.py", "main.py", "board_config.py")  # installed as source in /
+DEFAULT_STATE_DIR = "/state"
+
+
+def say(msg):
+    print("deploy: " + msg, flush=True)
+
+
+def tool(module, command):
+    """How to run a tool: `python -m module` from this interpreter, else `command` on PATH."""
+    try:
+        __import__(module)
+        return [sys.executable, "-m", module]
+    except ImportError:
+        found = shutil.which(command)
+        if found is None:
+            raise SystemExit("deploy: %s not found; run it with the project's venv python "
+                             "(python3 tools/dev.py sets it up)" % command)
+        return [found]
+
+
+def board_dir(board):
+    path = os.path.join(ROOT, "boards", board)
+    if not os.path.isdir(path):
+        raise SystemExit("deploy: no board %r (boards/%s/)" % (board, board))
+    return path
+
+
+def modules_to_compile(board):
+    """[(module name, source path)] of everything that goes to /lib as .mpy."""
+    found = {}
+    for directory in (FIRMWARE, board_dir(board)):
+        for name in sorted(os.listdir(directory)):
+            if not name.endswith(".py") or name in SOURCE_FILES:
+                continue
+            found[name[:-3]] = os.path.join(directory, name)  # the board wins a name clash
+    return sorted(found.items())
+
+
+def source_files(board):
+    d = board_dir(board)
+    return [os.path.join(d, n) for n in SOURCE_FILES if os.path.exists(os.path.join(d, n))]
+
+
+def read_state_dir(board):
+    """STATE_DIR from the board's board_config.py, without importing it."""
+    path = os.path.join(board_dir(board), "board_config.py")
+    if not os.path.exists(path):
+        return DEFAULT_STATE_DIR
+    scope = {}
+    try:
+        exec(compile(open(path).read(), path, "exec"), scope)
+    except Exception as e:
+        raise SystemExit("deploy: %s does not run: %r" % (path, e))
+    return scope.get("STATE_DIR", DEFAULT_STATE_DIR)
+
+
+def compile_all(modules, out_dir, march):
+    mpy_cross = tool("mpy_cross", "mpy-cross")
+    outs = []
+    for name, src in modules:
+        out = os.path.join(out_dir, name + ".mpy")
+        # -s: tracebacks name the module file, not this machine's checkout path
+        cmd = mpy_cross + (["-march=" + march] if march else [])
+        cmd += ["-s", name + ".py", "-o", out, src]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit("deploy: mpy-cross failed on %s:\n%s%s" % (src, r.stdout, r.stderr))
+        outs.append(out)
+    return outs
+
+
+def stale_paths(name, frozen=False):
+    """Files that would shadow module `name` once deployed: sys.path is ['', '.frozen', '/lib'],
+    and within a directory foo.py wins over foo.mpy. Frozen code also loses to /lib copies of
+    nothing, but they waste flash."""
+    paths = ["/" + name + ".py", "/" + name + ".mpy", "/lib/" + name + ".py"]
+    if frozen:
+        paths.append("/lib/" + name + ".mpy")
+    return paths
+
+
+def prepare_script(names, frozen=False):
+    """Device-side: make /lib and delete the twins that would shadow the deployed modules."""
+    paths = [p for n in names for p in stale_paths(n, frozen)]
+    return (
+        "import os\n"
+        "try:\n os.mkdir('/lib')\nexcept OSError:\n pass\n"
+        "_gone = []\n"
+        "for _p in %r:\n"
+        " try:\n  os.remove(_p)\n  _gone.append(_p)\n except OSError:\n  pass\n"
+        "print('stale files removed:', ' '.join(_gone) if _gone else 'none')\n"
+    ) % (paths,)
+
+
+def wifi_script(state_dir, ssid, password):
+    """Device-side: store the WiFi credentials through firmware/settings.py itself, so the file
+    is exactly what AT#WIFISSID / AT#WIFIPW would have written (validated, atomic)."""
+    return (
+        "import os, settings\n"
+        "try:\n os.mkdir(%r)\nexcept OSError:\n pass\n"
+        "_st = settings.Settings(settings.Store(%r))\n"
+        "_st.set('WIFISSID', %r)\n"
+        "_st.set('WIFIPW', %r)\n"
+        "print('WiFi settings stored for', repr(_st.get('WIFISSID')))\n"
+    ) % (state_dir, state_dir, ssid, password)
+
+
+def mpremote_chain(port, mpys, sources, names, wifi, reset, frozen=False):
+    """One mpremote invocation (one raw-REPL session) for every board write."""
+    cmd = tool("mpremote", "mpremote") + ["connect", port]
+    cmd += ["exec", prepare_script(names, frozen)]
+    if mpys:
+        cmd += ["+", "cp", *mpys, ":lib/"]
+    if sources:
+        cmd += ["+", "cp", *sources, ":"]
+    if wifi is not None:
+        cmd += ["+", "exec", wifi_script(*wifi)]
+    if reset:
+        cmd += ["+", "reset"]
+    return cmd
+
+
+def package_json(board="esp32"):
+    """The mip package (library modules into /lib, as source) for a board."""
+    urls = [[name + ".py", os.path.relpath(src, ROOT).replace(os.sep, "/")]
+            for name, src in modules_to_compile(board)]
+    return {"urls": urls, "deps": [], "version": "0.1.0"}
+
+
+PACKAGE_JSON = os.path.join(ROOT, "package.json")
+
+
+def package_json_text(board="esp32"):
+    pkg = package_json(board)
+    urls = ",\n".join("    " + json.dumps(u) for u in pkg["urls"])
+    return '{\n  "urls": [\n%s\n  ],\n  "deps": [],\n  "version": %s\n}\n' % (
+        urls, json.dumps(pkg["version"]))
+
+
+def write_package_json(path=PACKAGE_JSON):
+    with open(path, "w") as f:
+        f.write(package_json_text())
+    say("wrote %s" % os.path.relpath(path))
+
+
+def check_uart(path, baud, timeout_s):
+    """Send AT until the modem answers OK; True if it did."""
+    try:
+        import serial
+    except ImportError:
+        raise SystemExit("deploy: --check-uart needs pyserial (in the project's venv)")
+    deadline = time.monotonic() + timeout_s
+    seen = b""
+    with serial.Serial(path, baud, timeout=0.2) as port:
+        while time.monotonic() < deadline:
+            port.write(b"AT\r")
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:
+                seen += port.read(256)
+                if b"OK\r\n" in seen:
+                    return True
+    say("no OK from %s; last bytes: %r" % (path, seen[-80:]))
+    return False
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("port", nargs="?", help="the board's REPL serial port (mpremote connect PORT)")
+    p.add_argument("--board", default="esp32", help="board directory under boards/ (esp32)")
+    p.add_argument("--wifi-ssid", help="store this WiFi network name (AT#WIFISSID)")
+    p.add_argument("--wifi-password", default="", help="and its password (AT#WIFIPW)")
+    p.add_argument("--state-dir", help="settings directory on the board (default: the board "
+                   "file's STATE_DIR, else %s)" % DEFAULT_STATE_DIR)
+    p.add_argument("--march", help="mpy-cross -march (default xtensawin for esp32)")
+    p.add_argument("--no-reset", action="store_true", help="leave the board in the raw REPL")
+    p.add_argument("--check-uart", metavar="PATH", help="serial port wired to the modem UART: "
+                   "after the reset, send AT until it answers OK")
+    p.add_argument("--check-baud", type=int, default=115200, help="its rate (default 115200)")
+    p.add_argument("--check-timeout", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument("--frozen", action="store_true", help="the firmware is frozen in "
+                   "(manifest.py): install only boot.py, main.py, board_config.py")
+    p.add_argument("--dry-run", action="store_true", help="print the mpremote command only")
+    p.add_argument("--write-package-json", action="store_true",
+                   help="regenerate package.json (mip) from firmware/ and boards/esp32/, exit")
+    args = p.parse_args(argv)
+
+    if args.write_package_json:
+        write_package_json()
+        return 0
+    if not args.port:
+        p.error("PORT is required")
+
+    if args.wifi_password and not args.wifi_ssid:
+        p.error("--wifi-password needs --wifi-ssid")
+    march = args.march if args.march is not None else ("xtensawin" if args.board == "esp32"
+                                                        else None)
+    modules = modules_to_compile(args.board)
+    names = [n for n, _ in modules]
+    sources = source_files(args.board)
+    wifi = None
+    if args.wifi_ssid is not None:
+        wifi = (args.state_dir or read_state_dir(args.board), args.wifi_ssid, args.wifi_password)
+
+    with tempfile.TemporaryDirectory(prefix="mtip-deploy-") as out:
+        mpys = []
+        if not args.frozen:
+            say("compiling %d modules with mpy-cross%s" % (len(modules),
+                                                           " -march=" + march if march else ""))
+            mpys = compile_all(modules, out, march)
+        cmd = mpremote_chain(args.port, mpys, sources, names, wifi, not args.no_reset,
+                             args.frozen)
+        if args.dry_run:
+            print(shlex.join(cmd))
+            return 0
+        say("installing on %s: %d .mpy in /lib, %s in /" % (
+            args.port, len(mpys), ", ".join(os.path.basename(s) for s in sources) or "nothing"))
+        r = subprocess.run(cmd)
+        if r.returncode != 0:
+            say("mpremote failed (exit %d)" % r.returncode)
+            return r.returncode
+    if args.no_reset:
+        say("done (not reset)")
+        return 0
+    say("board reset; the modem starts from main.py")
+    if args.check_uart:
+        say("checking the modem on %s at %d baud" % (args.check_uart, args.check_baud))
+        if not check_uart(args.check_uart, args.check_baud, args.check_timeout):
+            return 1
+        say("the modem answers OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
