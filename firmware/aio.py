@@ -6,7 +6,7 @@ on the raw objects keeps the data path free of the unbounded `Stream.out_buf` an
 write be bounded: `write_all` loops over a memoryview and waits for room, never queueing more.
 """
 
-from asyncio import core
+from asyncio import core  # type: ignore[attr-defined]  # MicroPython's asyncio internals
 
 
 async def readable(obj):

@@ -13,7 +13,7 @@ class Log:
         self.console = console
 
     def __call__(self, text):
-        line = "%d %s" % (ticks_ms() & 0x3FFFFFFF, text)
+        line = "%s %s" % (ticks_ms(), text)
         self.entries.append(line)
         if len(self.entries) > self.size:
             self.entries.pop(0)

@@ -12,6 +12,7 @@ The UART and network come from the board (see docs/architecture.md, "The board c
 
 import asyncio
 import gc
+import os
 
 import aio
 import dle
@@ -135,7 +136,7 @@ class Session:
         self.pending = bytearray(link.segment + modem.chunk)
         self.pmv = memoryview(self.pending)
         self.plen = 0
-        self.since = 0  # when the first pending byte arrived (TCPTXDELAY)
+        self.since = ticks_ms()  # when the first pending byte arrived (TCPTXDELAY)
         self.reason = None
         self.rest = b""  # bytes after a closing ETX: AT input again
         self.done = asyncio.Event()
@@ -153,11 +154,14 @@ class Session:
         modem = self.modem
         up = asyncio.create_task(self.device_to_peer(first))
         down = asyncio.create_task(self.peer_to_device())
+        drops = modem.dtr_drops()
         while not self.done.is_set():
             try:
                 await asyncio.wait_for_ms(self.done.wait(), CHECK_MS)
             except asyncio.TimeoutError:
-                if not modem.net.is_up():
+                if modem.dtr_drops() != drops and modem.settings.profile["D"]:
+                    self.end(END_LOCAL)  # AT&D1/&D2: dropping DTR closes the session
+                elif not modem.net.is_up():
                     self.end(END_LINK)
                 elif self.idle_ms and ticks_diff(ticks_ms(), self.last_activity) > self.idle_ms:
                     self.end(END_IDLE)
@@ -174,7 +178,7 @@ class Session:
                 pass
         self.link.close()
         modem.log(
-            "session end %d: %d B to peer, %d B to device"
+            "session end %r: %d B to peer, %d B to device"
             % (self.reason, self.to_peer, self.to_device)
         )
         await modem.send(self.closing_message())
@@ -300,12 +304,31 @@ class Listener:
             self.task.cancel()
         self.sock.close()
 
+    def rearm(self):
+        port = self.modem.settings.get("TCPPORT", self.profile)
+        try:
+            sock = self.modem.net.listen(port)
+        except OSError as e:
+            self.modem.log("re-listen on %d failed: %r" % (port, e))
+            return
+        self.sock.close()
+        self.sock = sock
+        self.modem.log("listening again on %d" % port)
+
     async def run(self):
         modem = self.modem
+        net = modem.net
+        epoch = net.epoch() if hasattr(net, "epoch") else 0
         while True:
-            await aio.readable(self.sock)
             try:
-                sock, ip = modem.net.accept(self.sock)
+                await asyncio.wait_for_ms(aio.readable(self.sock), CHECK_MS)
+            except asyncio.TimeoutError:
+                if hasattr(net, "epoch") and net.epoch() != epoch and net.is_up():
+                    epoch = net.epoch()  # the link came back: listen on a fresh socket
+                    self.rearm()
+                continue
+            try:
+                sock, ip = net.accept(self.sock)
             except OSError:
                 continue  # the caller went away before we took it
             if self.allowed != ANY_PEER and ip != self.allowed:
@@ -336,7 +359,7 @@ class Modem:
         for problem in self.settings.problems:
             self.log(problem)
         self.lines = LineAssembler()
-        self.out_parts = []
+        self.out_parts: list = []
         self.interp = Interpreter(self.settings, self, self.out_parts.append)
         self.write_lock = asyncio.Lock()
         self.listener = None
@@ -358,6 +381,9 @@ class Modem:
 
     # -- main loop -----------------------------------------------------------------------------
     async def run(self):
+        p = self.settings.profile  # the serial port as saved with AT&W, before anything is said
+        self.apply_serial(p["IPR"], p["IFC"][0] == 2, p["IFC"][1] == 2)
+        self.set_dcd(False)
         await self.send(WIND_READY)
         rest = b""
         while True:
@@ -438,8 +464,15 @@ class Modem:
         await self.send(self.interp.fmt.result(results.WAITING_FOR_DATA))
 
     def set_dcd(self, on):
+        """DCD follows the session with AT&C1, stays on with AT&C0."""
         if self.board is not None and hasattr(self.board, "set_dcd"):
-            self.board.set_dcd(on)
+            self.board.set_dcd(on or self.settings.profile["C"] == 0)
+
+    def dtr_drops(self):
+        """How many times the device dropped DTR (0 where the board has no DTR input)."""
+        if self.board is not None and hasattr(self.board, "dtr_drops"):
+            return self.board.dtr_drops()
+        return 0
 
     # -- what the interpreter asks of the modem ------------------------------------------------
     def busy(self):
@@ -552,7 +585,7 @@ class Modem:
         except OSError as e:  # e.g. no privilege for raw sockets on a host
             self.log("no ICMP socket: %r" % (e,))
             raise CmdError(E_OPEN_FAILED)
-        ident = ticks_ms() & 0xFFFF
+        ident = int.from_bytes(os.urandom(2), "big")
         alive = 0
         wait_ms = st.get("PINGDELAY") * 1000
         try:

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYPINGS = os.path.join(ROOT, "build", "typings")
@@ -71,12 +70,6 @@ def test_stubs_catch_esp32_api_misuse(tmp_path):
     assert code == 1 and "rxbuff" in out and "int | None" in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="firmware/ has ESP32-stub type errors (lead's modules: "
-    "aio.py asyncio.core, ticks_ms() & mask, modem.py annotations); remove this "
-    "mark once `mypy --config-file mypy-esp32.ini firmware/*.py` is clean",
-)
 def test_firmware_type_checks_against_esp32_stubs():
     code, out = mypy(rel("firmware/*.py"))
     assert code == 0, out
