@@ -302,18 +302,22 @@ class Listener:
     def close(self):
         if self.task is not None:
             self.task.cancel()
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
 
     def rearm(self):
         port = self.modem.settings.get("TCPPORT", self.profile)
+        self.sock.close()  # first: a port takes one listener
         try:
-            sock = self.modem.net.listen(port)
+            self.sock = self.modem.net.listen(port)
         except OSError as e:
             self.modem.log("re-listen on %d failed: %r" % (port, e))
-            return
-        self.sock.close()
-        self.sock = sock
+            self.sock = None
+            self.modem.listener = None  # cannot listen any more: say so in AT#VLOG, unlock
+            self.task = None
+            return False
         self.modem.log("listening again on %d" % port)
+        return True
 
     async def run(self):
         modem = self.modem
@@ -325,7 +329,8 @@ class Listener:
             except asyncio.TimeoutError:
                 if hasattr(net, "epoch") and net.epoch() != epoch and net.is_up():
                     epoch = net.epoch()  # the link came back: listen on a fresh socket
-                    self.rearm()
+                    if not self.rearm():
+                        return
                 continue
             try:
                 sock, ip = net.accept(self.sock)
@@ -337,11 +342,7 @@ class Listener:
                 modem.log("refused %s (%d so far)" % (ip, self.refused))
                 continue
             modem.log("accepted %s" % ip)
-            # The port stops listening as the session opens: later callers are refused.
-            self.task = None
-            modem.listener = None
-            self.sock.close()
-            await modem.accept_session(modem.tcp_session(sock, self.profile))
+            await modem.accept_session(self, modem.tcp_session(sock, self.profile))
             return
 
 
@@ -451,13 +452,22 @@ class Modem:
                     await self.send(self.interp.fmt.result(results.OK))
         return b""
 
-    async def accept_session(self, session):
-        """A listener found its peer: take the UART from command mode, announce data mode."""
-        while self.command_busy:  # let the command being executed finish first
-            await asyncio.sleep_ms(5)
-        if self.command_task is None or self.session is not None:
-            session.sock.close()
+    async def accept_session(self, listener, session):
+        """A listener found its peer: take the UART from command mode, announce data mode.
+        The listener stays in place (settings locked, no second session) until the command
+        being executed has finished."""
+        try:
+            while self.command_busy:
+                await asyncio.sleep_ms(5)
+        except asyncio.CancelledError:  # AT#LTCPSTOP or a reset stopped the listener meanwhile
+            session.link.close()
+            raise
+        if self.listener is not listener or self.command_task is None or self.session:
+            session.link.close()  # listening was stopped meanwhile (AT#LTCPSTOP, reset)
             return
+        # The port stops listening as the session opens: later callers are refused.
+        listener.task = None
+        self.close_listener()
         self.session = session
         self.command_task.cancel()
         self.lines.reset()
@@ -528,8 +538,13 @@ class Modem:
         port = self.settings.get("TCPPORT", profile)
         if not host or not port:
             raise CmdError(34882)
-        try:
-            sock = await self.net.connect(host, port, CONNECT_TIMEOUT_MS)
+        try:  # the board honours the timeout; the engine does too, should a board hang
+            sock = await asyncio.wait_for_ms(
+                self.net.connect(host, port, CONNECT_TIMEOUT_MS), CONNECT_TIMEOUT_MS + 500
+            )
+        except asyncio.TimeoutError:
+            self.log("connect %s:%d timed out" % (host, port))
+            raise CmdError(E_OPEN_FAILED)
         except ResolveError:
             self.log("cannot resolve %s" % host)
             raise CmdError(E_DNS)

@@ -55,7 +55,9 @@ PROFILE_DEFAULTS = {
 }
 
 FILE_NAME = "settings.json"
-_HOST_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._"
+_HOST_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._"
+# Checks walk the UTF-8 bytes of a value, never its characters: MicroPython interns every
+# one-character str a loop creates, so each new character a client sends would stay in RAM.
 
 
 def is_ipv4(text):
@@ -73,8 +75,8 @@ def is_digits(text):
     """True for a non-empty str of ASCII digits (CPython str.isdigit also takes superscripts)."""
     if not isinstance(text, str) or not text:
         return False
-    for ch in text:
-        if ch < "0" or ch > "9":
+    for c in text.encode():
+        if c < 48 or c > 57:
             return False
     return True
 
@@ -106,12 +108,12 @@ def validate(spec, value):
     if len(value) > a:
         raise ValueError(value)
     if kind == "host":
-        for ch in value:
-            if ch not in _HOST_CHARS:
+        for c in value.encode():
+            if c not in _HOST_CHARS:
                 raise ValueError(value)
         return value
-    for ch in value:  # text, secret: printable ASCII only
-        if ord(ch) < 32 or ord(ch) > 126:
+    for c in value.encode():  # text, secret: printable ASCII only
+        if c < 32 or c > 126:
             raise ValueError(value)
     return value
 

@@ -136,7 +136,15 @@ class EmulatedModem:
     """
 
     def __init__(
-        self, tmp_path, heap=None, ip=None, name="modem", open_serial=True, link=None, mpy=False
+        self,
+        tmp_path,
+        heap=None,
+        ip=None,
+        name="modem",
+        open_serial=True,
+        link=None,
+        mpy=False,
+        faults=None,
     ):
         self.dir = str(tmp_path)
         self.name = name
@@ -145,6 +153,7 @@ class EmulatedModem:
         self.ip = ip
         self.link = link
         self.mpy = mpy
+        self.faults = faults  # "127.0.0.1:PORT": boards/unix/faults.py's control (tests only)
         self.open_serial = open_serial
         self.proc = None
         self.port = None
@@ -170,6 +179,8 @@ class EmulatedModem:
             cmd += ["--link", self.link]
         if self.mpy:
             cmd += ["--mpy"]
+        if self.faults:
+            cmd += ["--faults", self.faults]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
                 cmd,

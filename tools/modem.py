@@ -114,6 +114,8 @@ class Launcher:
         if self.args.heap:
             cmd += ["-X", "heapsize=%s" % self.args.heap]
         cmd += [MAIN, "--fd", str(self.master), "--state", self.args.state, "--ip", self.args.ip]
+        if self.args.faults:
+            cmd += ["--faults", self.args.faults]
         env = dict(os.environ)
         if self.mpy_dir:
             path = [self.mpy_dir, ".frozen"]
@@ -200,6 +202,12 @@ def main(argv=None):
         action="store_true",
         help="run the firmware as precompiled .mpy (mpy-cross), as on the ESP32; "
         "compiling the sources at import needs a much bigger heap",
+    )
+    p.add_argument(
+        "--faults",
+        metavar="HOST:PORT",
+        help="tests only: wrap the network in boards/unix/faults.py, steered over UDP from "
+        "HOST:PORT (loopback)",
     )
     p.add_argument(
         "--micropython",

@@ -1,9 +1,10 @@
 # Entry point of the host board, run by the MicroPython unix port (started by tools/modem.py):
 #
 #   MICROPYPATH=firmware:boards/unix:.frozen \
-#       micropython boards/unix/main.py --fd N --state DIR [--ip A.B.C.D]
+#       micropython boards/unix/main.py --fd N --state DIR [--ip A.B.C.D] [--faults H:P]
 #
 # N is an inherited pty master fd (O_NONBLOCK).  Prints `ready` once the engine is built.
+# --faults (tests only) wraps the network in boards/unix/faults.py, steered over loopback UDP.
 
 import sys
 
@@ -11,12 +12,14 @@ import asyncio
 
 
 def _usage(msg):
-    sys.stderr.write("main.py: %s\nusage: main.py --fd N --state DIR [--ip A.B.C.D]\n" % msg)
+    sys.stderr.write(
+        "main.py: %s\nusage: main.py --fd N --state DIR [--ip A.B.C.D] [--faults H:P]\n" % msg
+    )
     sys.exit(2)
 
 
 def _args(argv):
-    opts = {"--fd": None, "--state": None, "--ip": "127.0.0.1"}
+    opts = {"--fd": None, "--state": None, "--ip": "127.0.0.1", "--faults": None}
     i = 0
     while i < len(argv):
         key = argv[i]
@@ -30,7 +33,7 @@ def _args(argv):
         fd = int(opts["--fd"])
     except ValueError:
         _usage("--fd must be a number")
-    return fd, opts["--state"], opts["--ip"]
+    return fd, opts["--state"], opts["--ip"], opts["--faults"]
 
 
 def _ensure_path():
@@ -42,13 +45,17 @@ def _ensure_path():
 
 
 def main():
-    fd, state_dir, ip = _args(sys.argv[1:])
+    fd, state_dir, ip, faults_at = _args(sys.argv[1:])
     _ensure_path()
     import board
     import modem
 
     uart = board.pty_uart(fd)
     net = board.HostNet(ip)
+    if faults_at:
+        import faults
+
+        net = faults.FaultyNet(net, faults_at)
     hooks = board.Board()
     m = modem.Modem(uart, net, state_dir, hooks)
     print("ready")
@@ -56,7 +63,7 @@ def main():
         sys.stdout.flush()
     except AttributeError:
         pass
-    asyncio.run(m.run())
+    asyncio.run(faults.run(net, m.run()) if faults_at else m.run())
 
 
 main()
