@@ -3,24 +3,47 @@
 Device -> modem: a lone ETX (0x03) asks to close the session; DLE (0x10) escapes the next byte.
 Modem -> device: payload DLE and ETX are sent as DLE DLE and DLE ETX.
 
-Both directions work on whole chunks with C-speed bytes methods (`find`, `replace`, slicing);
-no Python loop runs per byte.
+Both directions work on whole chunks with C-speed bytes methods (`find`, `split`, `join`,
+`replace`, `count`, memoryview slices); no Python loop runs per byte. Results are bytes-like:
+`bytes` or `bytearray` (a `bytearray` is built where that saves the VM from hashing a new
+`bytes` object, which costs about as much as a scan of it). tools/bench_codec.py measures both.
 """
 
 DLE = b"\x10"
 ETX = b"\x03"
 _DLE_DLE = b"\x10\x10"
 _DLE_ETX = b"\x10\x03"
+# join() separators: a bytearray separator makes join() build a bytearray (never mutated).
+_JOIN_DLE_DLE = bytearray(_DLE_DLE)
+_JOIN_DLE_ETX = bytearray(_DLE_ETX)
+_JOIN_EMPTY = bytearray()
+# Where the first DLE (ETX) is followed by _DENSE or more of them within 32 bytes, the chunk is
+# "dense" (1 byte in 4 or more is one of them) and takes the replace()-based path.
+_DENSE = 8
+# Placeholder candidates for an escaped DLE on the dense path (one absent from the chunk is used).
+_PLACEHOLDERS = (b"\x00", b"\xff", b"\x01", b"\xfe", b"\x02", b"\x80")
 
 
 def escape(data):
     """Return `data` with every DLE doubled and every ETX preceded by a DLE."""
-    if isinstance(data, memoryview):  # `DLE in memoryview` is always False: it compares ints
-        data = bytes(data)
-    if DLE in data:
-        data = bytes(data).replace(DLE, _DLE_DLE)
-    if ETX in data:
-        data = bytes(data).replace(ETX, _DLE_ETX)
+    if isinstance(data, memoryview):  # a memoryview has no find(); `in` would compare ints
+        data = bytearray(data)
+    # split + join: one pass in C (bytearray pieces are not hashed); replace() instead where
+    # the byte is dense, as it makes no object per occurrence
+    at = data.find(DLE)
+    if at >= 0:
+        end = at + 32
+        if data.count(DLE, at, end) >= _DENSE:
+            data = bytearray(data).replace(DLE, _DLE_DLE)
+        else:
+            data = _JOIN_DLE_DLE.join(bytearray(data).split(DLE))
+    at = data.find(ETX)
+    if at >= 0:
+        end = at + 32
+        if data.count(ETX, at, end) >= _DENSE:
+            data = bytearray(data).replace(ETX, _DLE_ETX)
+        else:
+            data = _JOIN_DLE_ETX.join(data.split(ETX))
     return data
 
 
@@ -40,35 +63,267 @@ class Unescaper:
         self.pending_dle = False
 
     def feed(self, data):
-        start = 0
-        head = b""
+        # Fast path, for a chunk with no pending DLE, no lone ETX and few escapes: check that
+        # every ETX follows a DLE that follows a non-DLE, then split at the DLEs (one C pass)
+        # and join the pieces: each piece after a DLE starts with the escaped byte, except that
+        # an escaped DLE leaves an empty piece, which becomes a DLE (and the piece after it is
+        # plain). Anything else goes to `_feed_loop`. (Few locals on purpose: a MicroPython
+        # frame with more than about 11 slots is allocated on the heap at every call.)
         if self.pending_dle:
-            if not data:
+            return self._feed_loop(data)
+        find = data.find
+        e = find(DLE)
+        if e < 0:  # no DLE: plain payload, perhaps up to a lone ETX
+            e = find(ETX)
+            if e < 0:
+                return data, False, b""
+            return data[:e], True, data[e + 1 :]
+        n = e + 32
+        if data.count(DLE, e, n) >= _DENSE:
+            return self._feed_loop(data)
+        e = find(ETX)
+        while e >= 0:
+            if e == 0 or data[e - 1] != 0x10 or (e > 1 and data[e - 2] == 0x10):
+                return self._feed_loop(data)  # a lone ETX, or DLE DLE ETX (which it may be)
+            e = find(ETX, e + 1)
+        parts = data.split(DLE)
+        n = len(parts)
+        e = 1
+        while e < n:
+            if parts[e]:  # starts with the escaped byte
+                e += 1
+            else:  # an escaped DLE; the next piece is plain
+                parts[e] = DLE
+                e += 2
+        if e > n:  # the last DLE escapes nothing yet
+            parts[n - 1] = b""
+            self.pending_dle = True
+        return _JOIN_EMPTY.join(parts), False, b""
+
+    def _feed_loop(self, data):
+        """`feed` for any chunk: one `find` per escaping DLE and per ETX.
+
+        The payload runs between escaping DLEs are copied as memoryview slices; each escaped
+        byte starts the next run, so it is kept without a slice of its own. `etx_at` is the
+        first ETX not yet known to be escaped (n when there is none): a run that reaches it ends
+        the payload (a lone ETX).
+        """
+        n = len(data)
+        pos = 0  # start of the current payload run
+        out = bytearray()
+        if self.pending_dle:  # the previous chunk ended with an escaping DLE
+            if not n:
                 return b"", False, b""
             self.pending_dle = False
-            head = data[0:1]
-            start = 1
-        dle_at = data.find(DLE, start)
-        etx_at = data.find(ETX, start)
-        if dle_at < 0 and etx_at < 0:  # the common case: plain payload
-            if head:
-                return head + data[start:], False, b""
-            return data, False, b""
-        parts = [head] if head else []
-        pos = start
-        while True:
-            if etx_at >= 0 and (dle_at < 0 or etx_at < dle_at):
-                parts.append(data[pos:etx_at])
-                return b"".join(parts), True, data[etx_at + 1 :]
-            if dle_at < 0:
-                parts.append(data[pos:])
-                return b"".join(parts), False, b""
-            parts.append(data[pos:dle_at])
-            if dle_at + 1 == len(data):
-                self.pending_dle = True
-                return b"".join(parts), False, b""
-            parts.append(data[dle_at + 1 : dle_at + 2])
-            pos = dle_at + 2
-            dle_at = data.find(DLE, pos)
-            if etx_at >= 0 and etx_at < pos:
-                etx_at = data.find(ETX, pos)
+            out.append(data[0])
+            pos = 1
+        find = data.find
+        dle_at = find(DLE, pos)
+        etx_at = find(ETX, pos)
+        if etx_at < 0:
+            if dle_at < 0:  # plain payload
+                if pos:
+                    out += memoryview(data)[1:]
+                    return out, False, b""
+                return data, False, b""
+            etx_at = n
+        if dle_at >= 0 and data.count(DLE, dle_at, dle_at + 32) >= _DENSE:
+            res = self._feed_dense(data, out, pos)
+            if res is not None:
+                return res
+        mv = memoryview(data)
+        while 0 <= dle_at < etx_at:
+            out += mv[pos:dle_at]
+            pos = dle_at + 1  # the escaped byte
+            dle_at = find(DLE, pos + 1)
+            if etx_at == pos:  # an escaped ETX: find the next ETX
+                etx_at = find(ETX, pos + 1)
+                if etx_at < 0:
+                    etx_at = n
+        if etx_at < n:  # a lone ETX: close
+            out += mv[pos:etx_at]
+            return out, True, data[etx_at + 1 :]
+        out += mv[pos:]
+        if pos == n:  # the chunk ended with an escaping DLE
+            self.pending_dle = True
+        return out, False, b""
+
+    def _feed_dense(self, data, out, pos):
+        """`feed` for a chunk full of escapes, in a few whole-chunk `replace` passes.
+
+        Returns None (nothing consumed, no state changed) when the chunk has a lone ETX or no
+        byte value to use as a placeholder; the general loop handles those.
+
+        Splitting at DLE DLE from the left pairs DLEs exactly as decoding does, so replacing
+        each DLE DLE by a placeholder byte Z (absent from the chunk) turns every escaped DLE
+        into Z; every DLE left escapes the byte after it, so an ETX not preceded by a DLE is a
+        lone ETX, and the payload is what remains once the DLEs are dropped and Z becomes DLE.
+        """
+        body = bytearray(memoryview(data)[pos:])
+        for z in _PLACEHOLDERS:
+            if z not in body:
+                break
+        else:
+            return None
+        body = body.replace(_DLE_DLE, z)
+        if body.count(ETX) != body.count(_DLE_ETX):
+            return None
+        if body[-1] == 0x10:  # a DLE ends the chunk
+            self.pending_dle = True
+        body = body.replace(DLE, b"").replace(z, DLE)
+        if out:
+            out += body
+            return out, False, b""
+        return body, False, b""
+
+
+# -- The data path's variants: into preallocated buffers, nothing allocated per chunk ---------
+# On a small heap (the ESP32's), a fresh bytes object per chunk fragments the heap until a
+# chunk-sized allocation fails; these write into buffers made once. Runs between special bytes
+# are copied as memoryview slices, so the only Python work is per DLE/ETX, never per byte.
+
+
+def escape_into(src, n, dst):
+    """Escape `src[:n]` (a bytearray) into `dst` (room for 2*n bytes); return the length."""
+    if _escape_native is not None:
+        return _escape_native(src, n, dst)
+    return _escape_into_py(src, n, dst)
+
+
+def _escape_into_py(src, n, dst):
+    find = src.find
+    smv = memoryview(src)
+    dmv = memoryview(dst)
+    pos = out = 0
+    dle_at = find(DLE, 0, n)
+    etx_at = find(ETX, 0, n)
+    while dle_at >= 0 or etx_at >= 0:
+        hit = dle_at if etx_at < 0 or 0 <= dle_at < etx_at else etx_at
+        k = hit - pos
+        dmv[out : out + k] = smv[pos:hit]
+        out += k
+        dst[out] = 0x10
+        dst[out + 1] = src[hit]
+        out += 2
+        pos = hit + 1
+        if hit == dle_at:
+            dle_at = find(DLE, pos, n)
+        else:
+            etx_at = find(ETX, pos, n)
+    k = n - pos
+    dmv[out : out + k] = smv[pos:n]
+    return out + k
+
+
+def unescape_into(state, src, n, dst, off):
+    """Decode `src[:n]` (a bytearray, n < 16384) into `dst` from `off`, with `state` an
+    Unescaper (its pending DLE). Returns `(count, closed, rest_at)`: bytes written, whether a
+    lone ETX was found, and where the raw bytes after it start in `src`."""
+    if _unescape_native is not None:
+        r = _unescape_native(src, n, dst, off, 1 if state.pending_dle else 0)
+        state.pending_dle = (r >> 29) & 1 == 1
+        return r & 0x3FFF, (r >> 28) & 1 == 1, (r >> 14) & 0x3FFF
+    return _unescape_into_py(state, src, n, dst, off)
+
+
+def _unescape_into_py(state, src, n, dst, off):
+    find = src.find
+    smv = memoryview(src)
+    dmv = memoryview(dst)
+    pos = 0
+    out = off
+    if state.pending_dle:
+        if not n:
+            return 0, False, 0
+        state.pending_dle = False
+        dst[out] = src[0]
+        out += 1
+        pos = 1
+    dle_at = find(DLE, pos, n)
+    etx_at = find(ETX, pos, n)
+    while True:
+        if etx_at >= 0 and (dle_at < 0 or etx_at < dle_at):  # a lone ETX: close
+            k = etx_at - pos
+            dmv[out : out + k] = smv[pos:etx_at]
+            return out + k - off, True, etx_at + 1
+        if dle_at < 0:
+            k = n - pos
+            dmv[out : out + k] = smv[pos:n]
+            return out + k - off, False, n
+        k = dle_at - pos
+        dmv[out : out + k] = smv[pos:dle_at]
+        out += k
+        if dle_at + 1 == n:  # pairs with the first byte of the next chunk
+            state.pending_dle = True
+            return out - off, False, n
+        dst[out] = src[dle_at + 1]
+        out += 1
+        pos = dle_at + 2
+        dle_at = find(DLE, pos, n)
+        if 0 <= etx_at < pos:
+            etx_at = find(ETX, pos, n)
+
+
+# -- Native kernels where MicroPython has them ------------------------------------------------
+# The same two loops as viper code: machine code per byte, several times faster than the
+# find/slice loops above, and allocation-free. They are compiled at import from this source
+# text, so the module stays plain bytecode (mpy-cross needs no -march) and each port's own
+# native emitter builds them (x64 on the unix VM, xtensawin on the ESP32). CPython, or a build
+# without a native emitter, keeps the portable versions; the tests run both.
+# _unescape_native packs its results in one small int: count in bits 0-13, where the rest
+# starts in bits 14-27, closed in bit 28, a pending DLE in bit 29 (so chunks stay < 16384).
+_NATIVE_SOURCE = """
+@micropython.viper
+def escape_native(src: ptr8, n: int, dst: ptr8) -> int:
+    o = 0
+    i = 0
+    while i < n:
+        b = src[i]
+        if b == 0x10 or b == 0x03:
+            dst[o] = 0x10
+            o += 1
+        dst[o] = b
+        o += 1
+        i += 1
+    return o
+
+@micropython.viper
+def unescape_native(src: ptr8, n: int, dst: ptr8, off: int, pending: int) -> int:
+    i = 0
+    o = off
+    if pending:
+        if n == 0:
+            return 1 << 29
+        dst[o] = src[0]
+        o += 1
+        i = 1
+    while i < n:
+        b = src[i]
+        if b == 0x10:
+            if i + 1 == n:
+                return (o - off) | (n << 14) | (1 << 29)
+            dst[o] = src[i + 1]
+            o += 1
+            i += 2
+        elif b == 0x03:
+            return (o - off) | ((i + 1) << 14) | (1 << 28)
+        else:
+            dst[o] = b
+            o += 1
+            i += 1
+    return (o - off) | (n << 14)
+"""
+
+
+def _compile_native():
+    try:
+        import micropython  # type: ignore[import-not-found]
+
+        scope = {"micropython": micropython}
+        exec(_NATIVE_SOURCE, scope)
+        return scope["escape_native"], scope["unescape_native"]
+    except Exception:  # CPython, or no native emitter in this build
+        return None, None
+
+
+_escape_native, _unescape_native = _compile_native()

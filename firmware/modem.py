@@ -11,7 +11,6 @@ The UART and network come from the board (see docs/architecture.md, "The board c
 """
 
 import asyncio
-import gc
 import os
 
 import aio
@@ -63,8 +62,11 @@ class TcpLink:
 
     async def recv(self, buf):
         """Bytes read into buf: n > 0, 0 at end of stream, None when nothing came."""
-        await aio.readable(self.sock)
-        return self.sock.readinto(buf)
+        n = self.sock.readinto(buf)  # while data flows, no trip through the poller
+        if n is None:
+            await aio.readable(self.sock)
+            n = self.sock.readinto(buf)
+        return n
 
     def close(self):
         self.sock.close()
@@ -131,10 +133,9 @@ class Session:
         self.tx_delay = tx_delay
         self.idle_ms = idle_s * 1000
         self.unescaper = dle.Unescaper()
-        gc.collect()  # the session's buffers live as long as it does: place them in a tidy heap
-        # Device bytes not yet sent: flushed at a segment, so one more chunk always fits.
-        self.pending = bytearray(link.segment + modem.chunk)
-        self.pmv = memoryview(self.pending)
+        # Device bytes not yet sent, in the modem's buffer (flushed at a segment, so one more
+        # chunk always fits).
+        self.pmv = modem.pending_mv
         self.plen = 0
         self.since = ticks_ms()  # when the first pending byte arrived (TCPTXDELAY)
         self.reason = None
@@ -233,33 +234,48 @@ class Session:
         self.end(END_ETX)
 
     async def pump_device_to_peer(self):
-        uart = self.modem.uart
-        buf = bytearray(self.modem.chunk)
+        modem = self.modem
+        uart = modem.uart
+        buf = modem.device_buf
         mv = memoryview(buf)
         segment = self.link.segment
+        spins = 0
         while True:
-            if self.plen:
-                left = self.tx_delay - ticks_diff(ticks_ms(), self.since)
-                if left <= 0 or self.plen >= segment:
-                    await self.flush()
-                    continue
-                try:  # wait for more, but not past the TCPTXDELAY deadline
-                    await asyncio.wait_for_ms(aio.readable(uart), left)
-                except asyncio.TimeoutError:
-                    continue
-            else:
-                await aio.readable(uart)
+            plen = self.plen
+            if plen and (plen >= segment or ticks_diff(ticks_ms(), self.since) >= self.tx_delay):
+                await self.flush()
+                continue
             if self.dle_mode:
                 n = uart.readinto(buf)
-                if n and self.take(bytes(mv[:n])):
+            else:  # transparent: read straight into the pending buffer
+                n = uart.readinto(self.pmv[plen:])
+            if not n:
+                if not plen:
+                    await aio.readable(uart)
+                    continue
+                try:  # wait for more, but not past the TCPTXDELAY deadline
+                    left = self.tx_delay - ticks_diff(ticks_ms(), self.since)
+                    await asyncio.wait_for_ms(aio.readable(uart), max(left, 0))
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            spins += 1
+            if not spins & 15:  # data keeps coming: let the other direction have a turn
+                await asyncio.sleep_ms(0)
+            if self.dle_mode:
+                k, closed, rest_at = dle.unescape_into(self.unescaper, buf, n, self.pmv, plen)
+                if k:
+                    if not plen:
+                        self.since = ticks_ms()
+                    self.plen = plen + k
+                if closed:
+                    self.rest = bytes(mv[rest_at:n])
                     await self.close_from_device()
                     return
-            else:  # transparent: read straight into the pending buffer
-                n = uart.readinto(self.pmv[self.plen :])
-                if n:
-                    if not self.plen:
-                        self.since = ticks_ms()
-                    self.plen += n
+            else:
+                if not plen:
+                    self.since = ticks_ms()
+                self.plen = plen + n
 
     async def peer_to_device(self):
         try:
@@ -271,8 +287,11 @@ class Session:
     async def pump_peer_to_device(self):
         link = self.link
         modem = self.modem
-        buf = bytearray(modem.chunk)
+        buf = modem.peer_buf
         mv = memoryview(buf)
+        escaped = modem.escape_buf
+        escaped_mv = memoryview(escaped)
+        spins = 0
         while True:
             n = await link.recv(buf)
             if n is None:
@@ -280,12 +299,16 @@ class Session:
             if n == 0:
                 self.end(END_FIN)
                 return
-            data = mv[:n]
             if self.dle_mode:
-                data = dle.escape(data)
+                data = escaped_mv[: dle.escape_into(buf, n, escaped)]
+            else:
+                data = mv[:n]
             await modem.send(data)
             self.to_device += n
             self.last_activity = ticks_ms()
+            spins += 1
+            if not spins & 15:  # data keeps coming: let the other direction have a turn
+                await asyncio.sleep_ms(0)
 
 
 class Listener:
@@ -348,13 +371,20 @@ class Listener:
 
 class Modem:
     """The modem application. `uart` and `net` follow the board contract; `state_dir` holds
-    the settings file; `board` (optional) receives serial-port and modem-line changes."""
+    the settings file; `board` (optional) receives serial-port and modem-line changes;
+    `chunk` is the most the data path reads at once in each direction (a host can afford
+    more than an ESP32)."""
 
     def __init__(self, uart, net, state_dir, board=None, chunk=2048, console=print):
         self.uart = uart
         self.net = net
         self.board = board
         self.chunk = chunk
+        # The data path's buffers, made once: sessions come and go without heap churn.
+        self.device_buf = bytearray(chunk)
+        self.peer_buf = bytearray(chunk)
+        self.escape_buf = bytearray(2 * chunk)  # the peer's bytes DLE-escaped: at most doubled
+        self.pending_mv = memoryview(bytearray(max(SEGMENT, UDP_PAYLOAD) + chunk))
         self.log = Log(console=console)
         self.settings = cfg.Settings(cfg.Store(state_dir))
         for problem in self.settings.problems:
@@ -452,7 +482,7 @@ class Modem:
                     await self.send(self.interp.fmt.result(results.OK))
         return b""
 
-    async def accept_session(self, listener, session):
+    async def accept_session(self, listener: "Listener", session: Session):
         """A listener found its peer: take the UART from command mode, announce data mode.
         The listener stays in place (settings locked, no second session) until the command
         being executed has finished."""
@@ -462,7 +492,10 @@ class Modem:
         except asyncio.CancelledError:  # AT#LTCPSTOP or a reset stopped the listener meanwhile
             session.link.close()
             raise
-        if self.listener is not listener or self.command_task is None or self.session:
+        if self.listener is not listener or self.command_task is None:
+            session.link.close()  # listening was stopped meanwhile (AT#LTCPSTOP, reset)
+            return
+        if self.session is not None:
             session.link.close()  # listening was stopped meanwhile (AT#LTCPSTOP, reset)
             return
         # The port stops listening as the session opens: later callers are refused.

@@ -145,6 +145,7 @@ class EmulatedModem:
         link=None,
         mpy=False,
         faults=None,
+        chunk=None,
     ):
         self.dir = str(tmp_path)
         self.name = name
@@ -153,6 +154,7 @@ class EmulatedModem:
         self.ip = ip
         self.link = link
         self.mpy = mpy
+        self.chunk = chunk  # the data path's read size (None: the board's default)
         self.faults = faults  # "127.0.0.1:PORT": boards/unix/faults.py's control (tests only)
         self.open_serial = open_serial
         self.proc = None
@@ -181,6 +183,8 @@ class EmulatedModem:
             cmd += ["--mpy"]
         if self.faults:
             cmd += ["--faults", self.faults]
+        if self.chunk:
+            cmd += ["--chunk", str(self.chunk)]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
                 cmd,

@@ -32,9 +32,12 @@ MiB = 1 << 20
 SMALL_HEAP = "128k"
 
 
+ESP32_CHUNK = 2048  # what boards/esp32 reads at once: the memory picture of the real board
+
+
 @pytest.fixture
 def small_modem(tmp_path):
-    m = EmulatedModem(tmp_path, heap=SMALL_HEAP, mpy=True)
+    m = EmulatedModem(tmp_path, heap=SMALL_HEAP, mpy=True, chunk=ESP32_CHUNK)
     try:
         m.connection_start()
         yield m

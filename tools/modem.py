@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run the modem firmware on the MicroPython unix VM with its UART on a pseudo-terminal.
 
-    python tools/modem.py [--link PATH] [--state DIR] [--ip A.B.C.D] [--heap SIZE] [--mpy]
+    python tools/modem.py [--link PATH] [--state DIR] [--ip A.B.C.D] [--heap SIZE]
+                           [--chunk N] [--mpy]
 
 Prints `serial: <pty path>` once the modem is ready; open that path with any serial program
 (picocom, minicom, chat, pyserial).  TCP uses the host's addresses (listening binds all of
@@ -116,6 +117,8 @@ class Launcher:
         cmd += [MAIN, "--fd", str(self.master), "--state", self.args.state, "--ip", self.args.ip]
         if self.args.faults:
             cmd += ["--faults", self.args.faults]
+        if self.args.chunk:
+            cmd += ["--chunk", str(self.args.chunk)]
         env = dict(os.environ)
         if self.mpy_dir:
             path = [self.mpy_dir, ".frozen"]
@@ -196,6 +199,11 @@ def main(argv=None):
     )
     p.add_argument(
         "--heap", help="MicroPython heap size, e.g. 128k (micropython -X heapsize=SIZE)"
+    )
+    p.add_argument(
+        "--chunk",
+        type=int,
+        help="bytes the data path reads at once (default 8192; the ESP32 board uses 2048)",
     )
     p.add_argument(
         "--mpy",

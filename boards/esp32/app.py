@@ -48,9 +48,18 @@ def make_uart(cfg):
         pins["rts"] = cfg.RTS_PIN
     if cfg.CTS_PIN is not None:
         pins["cts"] = cfg.CTS_PIN
-    return machine.UART(cfg.UART_ID, baudrate=cfg.BAUD, tx=cfg.TX_PIN, rx=cfg.RX_PIN,
-                        txbuf=cfg.TXBUF, rxbuf=cfg.RXBUF, timeout=0, timeout_char=0, flow=flow,
-                        **pins)
+    return machine.UART(
+        cfg.UART_ID,
+        baudrate=cfg.BAUD,
+        tx=cfg.TX_PIN,
+        rx=cfg.RX_PIN,
+        txbuf=cfg.TXBUF,
+        rxbuf=cfg.RXBUF,
+        timeout=0,
+        timeout_char=0,
+        flow=flow,
+        **pins,
+    )
 
 
 def _pin(num, out):
@@ -83,9 +92,16 @@ def build(cfg, console=print):
     import wifi
 
     raw = make_uart(cfg)
-    stream = uart.EspUart(raw, cfg.TXBUF, cfg.BAUD, rts=cfg.RTS_PIN is not None,
-                          cts=cfg.CTS_PIN is not None, rts_on=cfg.FLOW_RTS, cts_on=cfg.FLOW_CTS,
-                          sleep_ms=_sleep_ms)
+    stream = uart.EspUart(
+        raw,
+        cfg.TXBUF,
+        cfg.BAUD,
+        rts=cfg.RTS_PIN is not None,
+        cts=cfg.CTS_PIN is not None,
+        rts_on=cfg.FLOW_RTS,
+        cts_on=cfg.FLOW_CTS,
+        sleep_ms=_sleep_ms,
+    )
     engine: list = []  # filled below: the WiFi credentials live in the engine's settings
 
     def creds():
@@ -94,11 +110,22 @@ def build(cfg, console=print):
         st = engine[0].settings
         return st.get("WIFISSID"), st.get("WIFIPW")
 
-    net = wifi.WifiNet(network.WLAN(network.STA_IF), creds, cfg.WIFI_JOIN_TIMEOUT_MS,
-                       cfg.WIFI_FAIL_CONFIRM_MS, log=console)
-    board = hooks.Hooks(stream, dcd=_pin(cfg.DCD_PIN, True), dsr=_pin(cfg.DSR_PIN, True),
-                        ri=_pin(cfg.RI_PIN, True), dtr=_pin(cfg.DTR_PIN, False),
-                        active_low=cfg.CONTROL_ACTIVE_LOW, log=console)
+    net = wifi.WifiNet(
+        network.WLAN(network.STA_IF),
+        creds,
+        cfg.WIFI_JOIN_TIMEOUT_MS,
+        cfg.WIFI_FAIL_CONFIRM_MS,
+        log=console,
+    )
+    board = hooks.Hooks(
+        stream,
+        dcd=_pin(cfg.DCD_PIN, True),
+        dsr=_pin(cfg.DSR_PIN, True),
+        ri=_pin(cfg.RI_PIN, True),
+        dtr=_pin(cfg.DTR_PIN, False),
+        active_low=cfg.CONTROL_ACTIVE_LOW,
+        log=console,
+    )
     _mkdir(cfg.STATE_DIR)
     m = modem.Modem(stream, net, cfg.STATE_DIR, board, console=console)
     engine.append(m)

@@ -10,9 +10,17 @@ import uart as _uart
 
 
 class Hooks:
-    def __init__(self, uart: _uart.EspUart, dcd: machine.Pin | None = None,
-                 dsr: machine.Pin | None = None, ri: machine.Pin | None = None,
-                 dtr: machine.Pin | None = None, active_low=True, log=None, reset=None):
+    def __init__(
+        self,
+        uart: _uart.EspUart,
+        dcd: machine.Pin | None = None,
+        dsr: machine.Pin | None = None,
+        ri: machine.Pin | None = None,
+        dtr: machine.Pin | None = None,
+        active_low=True,
+        log=None,
+        reset=None,
+    ):
         self._uart = uart  # boards/esp32/uart.EspUart
         self._dcd = dcd
         self._dsr = dsr
@@ -33,9 +41,10 @@ class Hooks:
 
     def apply_serial(self, baud, rts, cts):
         self._uart.apply_serial(baud, rts, cts)
-        self.log("serial: %d baud, RTS %s, CTS %s" % (self._uart.settings()[0],
-                                                       "on" if rts else "off",
-                                                       "on" if cts else "off"))
+        self.log(
+            "serial: %d baud, RTS %s, CTS %s"
+            % (self._uart.settings()[0], "on" if rts else "off", "on" if cts else "off")
+        )
 
     def reset(self):
         if self._reset is not None:

@@ -1,2 +1,3 @@
 import app
+
 app.main()

@@ -38,8 +38,18 @@ class EspUart(io.IOBase):
     match the flow= the UART was created with).
     """
 
-    def __init__(self, uart: machine.UART, txbuf: int, baud: int, rts=True, cts=True,
-                 rts_on=True, cts_on=True, ticks=ticks_ms, sleep_ms=None):
+    def __init__(
+        self,
+        uart: machine.UART,
+        txbuf: int,
+        baud: int,
+        rts=True,
+        cts=True,
+        rts_on=True,
+        cts_on=True,
+        ticks=ticks_ms,
+        sleep_ms=None,
+    ):
         self._u = uart
         self._budget = txbuf // 2 - _SLACK
         self._spent = 0  # budget used since txdone() was last seen True

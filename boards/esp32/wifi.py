@@ -87,8 +87,9 @@ def _nodelay(sock):
 class WifiNet:
     """wlan: network.WLAN(network.STA_IF); creds: callable -> (ssid, password) from settings."""
 
-    def __init__(self, wlan: network.WLAN, creds, join_timeout_ms=15000, fail_confirm_ms=3000,
-                 log=None):
+    def __init__(
+        self, wlan: network.WLAN, creds, join_timeout_ms=15000, fail_confirm_ms=3000, log=None
+    ):
         self._w = wlan
         self._creds = creds
         self._timeout = join_timeout_ms

@@ -1,7 +1,8 @@
 # Entry point of the host board, run by the MicroPython unix port (started by tools/modem.py):
 #
 #   MICROPYPATH=firmware:boards/unix:.frozen \
-#       micropython boards/unix/main.py --fd N --state DIR [--ip A.B.C.D] [--faults H:P]
+#       micropython boards/unix/main.py --fd N --state DIR [--ip A.B.C.D] [--faults H:P] \
+#       [--chunk N]
 #
 # N is an inherited pty master fd (O_NONBLOCK).  Prints `ready` once the engine is built.
 # --faults (tests only) wraps the network in boards/unix/faults.py, steered over loopback UDP.
@@ -10,16 +11,21 @@ import sys
 
 import asyncio
 
+# Bytes the data path moves per read: a host has RAM to spare, and a pty or socket hands over
+# up to several KiB at a time (the ESP32 board uses less).
+CHUNK = 8192
+
 
 def _usage(msg):
     sys.stderr.write(
-        "main.py: %s\nusage: main.py --fd N --state DIR [--ip A.B.C.D] [--faults H:P]\n" % msg
+        "main.py: %s\nusage: main.py --fd N --state DIR [--ip A.B.C.D] [--faults H:P]"
+        " [--chunk N]\n" % msg
     )
     sys.exit(2)
 
 
 def _args(argv):
-    opts = {"--fd": None, "--state": None, "--ip": "127.0.0.1", "--faults": None}
+    opts = {"--fd": None, "--state": None, "--ip": "127.0.0.1", "--faults": None, "--chunk": None}
     i = 0
     while i < len(argv):
         key = argv[i]
@@ -33,7 +39,13 @@ def _args(argv):
         fd = int(opts["--fd"])
     except ValueError:
         _usage("--fd must be a number")
-    return fd, opts["--state"], opts["--ip"], opts["--faults"]
+    chunk = CHUNK
+    if opts["--chunk"] is not None:
+        try:
+            chunk = int(opts["--chunk"])
+        except ValueError:
+            _usage("--chunk must be a number")
+    return fd, opts["--state"], opts["--ip"], opts["--faults"], chunk
 
 
 def _ensure_path():
@@ -45,7 +57,7 @@ def _ensure_path():
 
 
 def main():
-    fd, state_dir, ip, faults_at = _args(sys.argv[1:])
+    fd, state_dir, ip, faults_at, chunk = _args(sys.argv[1:])
     _ensure_path()
     import board
     import modem
@@ -57,7 +69,7 @@ def main():
 
         net = faults.FaultyNet(net, faults_at)
     hooks = board.Board()
-    m = modem.Modem(uart, net, state_dir, hooks)
+    m = modem.Modem(uart, net, state_dir, hooks, chunk=chunk)
     print("ready")
     try:
         sys.stdout.flush()

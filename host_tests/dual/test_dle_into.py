@@ -1,0 +1,127 @@
+"""The data path's codec variants (firmware/dle.py escape_into / unescape_into): the portable
+loops and, on MicroPython, the native (viper) kernels, checked against a per-byte reference.
+
+Dual-runtime: runs under pytest on CPython and unchanged on the MicroPython VM.
+"""
+
+import dle
+
+SYMBOLS = (0x10, 0x03, 0x61)
+
+
+def reference_decode(chunks):
+    out = bytearray()
+    pending = False
+    for chunk in chunks:
+        for i in range(len(chunk)):
+            b = chunk[i]
+            if pending:
+                out.append(b)
+                pending = False
+            elif b == 0x10:
+                pending = True
+            elif b == 0x03:
+                return bytes(out), True, bytes(chunk[i + 1 :])
+            else:
+                out.append(b)
+    return bytes(out), False, b""
+
+
+def reference_escape(data):
+    out = bytearray()
+    for b in data:
+        if b == 0x10 or b == 0x03:
+            out.append(0x10)
+        out.append(b)
+    return bytes(out)
+
+
+def sequences(length):
+    if length == 0:
+        yield b""
+        return
+    for head in sequences(length - 1):
+        for b in SYMBOLS:
+            yield head + bytes((b,))
+
+
+def implementations():
+    """(escape, unescape) pairs: the portable ones, and the native ones where they exist."""
+    pairs = [(dle._escape_into_py, dle._unescape_into_py)]
+    if dle._escape_native is not None:
+        pairs.append((dle.escape_into, dle.unescape_into))
+    return pairs
+
+
+def decode_in_two(unescape, data, cut):
+    state = dle.Unescaper()
+    out = bytearray(len(data) + 2)
+    total = 0
+    for chunk in (data[:cut], data[cut:]):
+        src = bytearray(chunk + b"zz")  # bytes past n must be ignored
+        k, closed, rest_at = unescape(state, src, len(chunk), out, total)
+        total += k
+        if closed:
+            return bytes(out[:total]), True, bytes(src[rest_at : len(chunk)])
+    return bytes(out[:total]), False, b""
+
+
+def test_escape_every_short_sequence():
+    for escape, _unescape in implementations():
+        for length in range(6):
+            for data in sequences(length):
+                dst = bytearray(2 * length + 1)
+                k = escape(bytearray(data), length, dst)
+                assert bytes(dst[:k]) == reference_escape(data), (escape, data)
+
+
+def test_unescape_every_short_sequence_and_cut():
+    for _escape, unescape in implementations():
+        for length in range(6):
+            for data in sequences(length):
+                for cut in range(length + 1):
+                    expected = reference_decode([data[:cut], data[cut:]])
+                    got = decode_in_two(unescape, data, cut)
+                    assert got == expected, (unescape, data, cut, got, expected)
+
+
+def test_every_byte_value_round_trips():
+    data = bytearray(bytes(range(256)) * 4)
+    for escape, unescape in implementations():
+        wire = bytearray(2 * len(data))
+        k = escape(data, len(data), wire)
+        assert k == len(data) + 8  # four DLE and four ETX, each escaped
+        out = bytearray(len(data))
+        count, closed, _rest = unescape(dle.Unescaper(), wire, k, out, 0)
+        assert not closed and count == len(data) and out == data
+
+
+def test_lone_etx_reports_where_the_rest_starts():
+    for _escape, unescape in implementations():
+        src = bytearray(b"ab\x10\x03c\x03AT\r")
+        out = bytearray(16)
+        count, closed, rest_at = unescape(dle.Unescaper(), src, len(src), out, 3)
+        assert (count, closed) == (4, True)
+        assert bytes(out[3:7]) == b"ab\x03c"
+        assert bytes(src[rest_at:]) == b"AT\r"
+
+
+def test_pending_dle_survives_an_empty_chunk():
+    for _escape, unescape in implementations():
+        state = dle.Unescaper()
+        out = bytearray(8)
+        assert unescape(state, bytearray(b"x\x10"), 2, out, 0) == (1, False, 2)
+        assert state.pending_dle
+        assert unescape(state, bytearray(), 0, out, 1) == (0, False, 0)
+        assert state.pending_dle
+        assert unescape(state, bytearray(b"\x03y"), 2, out, 1) == (2, False, 2)
+        assert bytes(out[:3]) == b"x\x03y" and not state.pending_dle
+
+
+def test_native_kernels_exist_on_micropython():
+    import sys
+
+    if sys.implementation.name == "micropython":
+        assert dle._escape_native is not None and dle._unescape_native is not None
+    else:
+        assert dle._escape_native is None
