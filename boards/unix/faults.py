@@ -15,6 +15,8 @@
 #   connect hang | ok    -> ok   connect() never returns by itself (ignores its timeout) / normal
 #   send fail | ok       -> ok   write()/send() of every TCP socket raises OSError(ECONNRESET)
 #   recv fail | ok       -> ok   readinto()/recv() of every TCP socket raises OSError(ECONNRESET)
+#   route none | ok      -> ok   ICMP and UDP sendto() raise OSError(EHOSTUNREACH), as for an
+#                                address with no route: "unroutable" without sending a packet
 #   stats                -> stats key=value ...
 #
 # Everything else is passed through to the wrapped HostNet unchanged.
@@ -33,7 +35,7 @@ NOT_ATTACHED = 35865
 
 
 class FaultSock(io.IOBase):
-    """A TCP socket of HostNet whose send/recv fail on demand; pollable through its fd."""
+    """A socket of HostNet whose send/recv fail on demand; pollable through its fd."""
 
     def __init__(self, sock, net):
         self.s = sock
@@ -72,6 +74,15 @@ class FaultSock(io.IOBase):
         self._check(self.net.send_fail)
         return self.s.send(data)
 
+    def sendto(self, data, addr):
+        if self.net.no_route:
+            self.net.injected += 1
+            raise OSError(errno.EHOSTUNREACH)
+        return self.s.sendto(data, addr)
+
+    def recvfrom(self, n):
+        return self.s.recvfrom(n)
+
     def setblocking(self, flag):
         self.s.setblocking(flag)
 
@@ -97,6 +108,7 @@ class FaultyNet:
         self.connect_hang = False
         self.send_fail = False
         self.recv_fail = False
+        self.no_route = False
         self.hung = 0
         self.injected = 0
         self.open_socks = 0
@@ -147,10 +159,12 @@ class FaultyNet:
         return self._wrap(await self.inner.connect(host, port, timeout_ms))
 
     async def udp(self, host, port, local_port):
-        return await self.inner.udp(host, port, local_port)
+        sock, addr = await self.inner.udp(host, port, local_port)
+        return self._wrap(sock), addr
 
     async def icmp(self, host):
-        return await self.inner.icmp(host)
+        sock, addr, ip = await self.inner.icmp(host)
+        return self._wrap(sock), addr, ip
 
     # --- control --------------------------------------------------------------------------
 
@@ -174,7 +188,7 @@ class FaultyNet:
                 self._epoch,
                 self.link_lost,
             )
-        if len(words) == 2 and words[1] in ("down", "up", "hang", "fail", "ok"):
+        if len(words) == 2 and words[1] in ("down", "up", "hang", "fail", "ok", "none"):
             what, how = words
             if what == "link" and how in ("down", "up"):
                 if how == "up" and self.link_lost:
@@ -189,6 +203,9 @@ class FaultyNet:
                 return "ok"
             if what == "recv" and how in ("fail", "ok"):
                 self.recv_fail = how == "fail"
+                return "ok"
+            if what == "route" and how in ("none", "ok"):
+                self.no_route = how == "none"
                 return "ok"
         return "error unknown command %r" % text
 
