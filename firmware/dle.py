@@ -266,18 +266,36 @@ def _unescape_into_py(state, src, n, dst, off):
 
 # -- Native kernels where MicroPython has them ------------------------------------------------
 # The same two loops as viper code: machine code per byte, several times faster than the
-# find/slice loops above, and allocation-free. They are compiled at import from this source
-# text, so the module stays plain bytecode (mpy-cross needs no -march) and each port's own
-# native emitter builds them (x64 on the unix VM, xtensawin on the ESP32). CPython, or a build
-# without a native emitter, keeps the portable versions; the tests run both.
+# find/slice loops above, and allocation-free. Four bytes at a time are tested for a DLE or an
+# ETX at once (the "has a zero byte" word trick on w ^ 0x10101010 and w ^ 0x03030303) and copied
+# without further tests when they hold neither; `src` is a bytearray, whose data the GC keeps
+# 16-byte aligned, so the word loads are aligned (the ESP32 faults on unaligned ones).
+# They are compiled at import from this source text, so the module stays plain bytecode
+# (mpy-cross needs no -march) and each port's own native emitter builds them (x64 on the unix
+# VM, xtensawin on the ESP32). CPython, or a build without a native emitter, keeps the portable
+# versions; the tests run both.
 # _unescape_native packs its results in one small int: count in bits 0-13, where the rest
 # starts in bits 14-27, closed in bit 28, a pending DLE in bit 29 (so chunks stay < 16384).
 _NATIVE_SOURCE = """
 @micropython.viper
 def escape_native(src: ptr8, n: int, dst: ptr8) -> int:
+    s32 = ptr32(src)
     o = 0
     i = 0
     while i < n:
+        if (i & 3) == 0 and i + 4 <= n:
+            w = s32[i >> 2]
+            x = w ^ 0x10101010
+            y = w ^ 0x03030303
+            special = ((x - 0x01010101) & (~x)) | ((y - 0x01010101) & (~y))
+            if (special & 0x80808080) == 0:
+                dst[o] = w
+                dst[o + 1] = w >> 8
+                dst[o + 2] = w >> 16
+                dst[o + 3] = w >> 24
+                o += 4
+                i += 4
+                continue
         b = src[i]
         if b == 0x10 or b == 0x03:
             dst[o] = 0x10
@@ -289,6 +307,7 @@ def escape_native(src: ptr8, n: int, dst: ptr8) -> int:
 
 @micropython.viper
 def unescape_native(src: ptr8, n: int, dst: ptr8, off: int, pending: int) -> int:
+    s32 = ptr32(src)
     i = 0
     o = off
     if pending:
@@ -298,6 +317,19 @@ def unescape_native(src: ptr8, n: int, dst: ptr8, off: int, pending: int) -> int
         o += 1
         i = 1
     while i < n:
+        if (i & 3) == 0 and i + 4 <= n:
+            w = s32[i >> 2]
+            x = w ^ 0x10101010
+            y = w ^ 0x03030303
+            special = ((x - 0x01010101) & (~x)) | ((y - 0x01010101) & (~y))
+            if (special & 0x80808080) == 0:
+                dst[o] = w
+                dst[o + 1] = w >> 8
+                dst[o + 2] = w >> 16
+                dst[o + 3] = w >> 24
+                o += 4
+                i += 4
+                continue
         b = src[i]
         if b == 0x10:
             if i + 1 == n:

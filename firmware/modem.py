@@ -153,8 +153,8 @@ class Session:
     async def run(self, first):
         """Bridge until the session ends; return the bytes that are AT input again."""
         modem = self.modem
-        up = asyncio.create_task(self.device_to_peer(first))
-        down = asyncio.create_task(self.peer_to_device())
+        up = asyncio.create_task(self.guarded(self.pump_device_to_peer(first), "device->peer"))
+        down = asyncio.create_task(self.guarded(self.pump_peer_to_device(), "peer->device"))
         drops = modem.dtr_drops()
         while not self.done.is_set():
             try:
@@ -218,14 +218,13 @@ class Session:
             self.plen += n
         return closed
 
-    async def device_to_peer(self, first):
+    async def guarded(self, pump, label):
+        """Run a pump; an OSError from the peer, or any fault, ends the session cleanly (ETX +
+        37966) instead of leaving it hanging."""
         try:
-            if first and self.take(first):
-                await self.close_from_device()
-                return
-            await self.pump_device_to_peer()
-        except Exception as e:  # OSError from the peer, or a fault: end cleanly, never hang
-            self.modem.log("device->peer: %r" % (e,))
+            await pump
+        except Exception as e:
+            self.modem.log("%s: %r" % (label, e))
             self.end(END_RESET)
 
     async def close_from_device(self):
@@ -233,7 +232,10 @@ class Session:
             await self.flush()
         self.end(END_ETX)
 
-    async def pump_device_to_peer(self):
+    async def pump_device_to_peer(self, first):
+        if first and self.take(first):  # bytes that came with the command line
+            await self.close_from_device()
+            return
         modem = self.modem
         uart = modem.uart
         buf = modem.device_buf
@@ -276,13 +278,6 @@ class Session:
                 if not plen:
                     self.since = ticks_ms()
                 self.plen = plen + n
-
-    async def peer_to_device(self):
-        try:
-            await self.pump_peer_to_device()
-        except Exception as e:  # OSError from the peer (reset), or a fault: end cleanly
-            self.modem.log("peer->device: %r" % (e,))
-            self.end(END_RESET)
 
     async def pump_peer_to_device(self):
         link = self.link

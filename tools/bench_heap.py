@@ -131,9 +131,13 @@ def _sessions(fw, peer, count, listen_port):
     return count
 
 
+ESP32_CHUNK = 2048
+
+
 def probe(heap, kind, data, workdir, sessions=200, log=None):
     """(passed, why) for one heap size; `kind` is "boot" or "full"."""
-    fw = rig.Firmware(workdir, heap="%d" % heap, start_timeout=20)
+    # The ESP32 board's read size, so the figure speaks for the board's memory, not the host's.
+    fw = rig.Firmware(workdir, heap="%d" % heap, start_timeout=20, chunk=ESP32_CHUNK)
     peer = rig.Peer()
     t0 = time.monotonic()
     phase = "boot"

@@ -128,9 +128,12 @@ class Firmware:
 
     name = "firmware"
 
-    def __init__(self, workdir, heap=None, mpy=True, micropython=None, start_timeout=30.0):
+    def __init__(
+        self, workdir, heap=None, mpy=True, micropython=None, start_timeout=30.0, chunk=None
+    ):
         self.workdir = workdir
         self.heap = heap
+        self.chunk = chunk  # the data path's read size (None: the unix board's default)
         self.mpy = mpy
         self.micropython = micropython
         self.start_timeout = start_timeout
@@ -150,6 +153,8 @@ class Firmware:
             cmd.append("--mpy")
         if self.heap:
             cmd += ["--heap", str(self.heap)]
+        if self.chunk:
+            cmd += ["--chunk", str(self.chunk)]
         if self.micropython:
             cmd += ["--micropython", self.micropython]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:

@@ -48,8 +48,10 @@ def tool(module, command):
     except ImportError:
         found = shutil.which(command)
         if found is None:
-            raise SystemExit("deploy: %s not found; run it with the project's venv python "
-                             "(python3 tools/dev.py sets it up)" % command)
+            raise SystemExit(
+                "deploy: %s not found; run it with the project's venv python "
+                "(python3 tools/dev.py sets it up)" % command
+            )
         return [found]
 
 
@@ -157,8 +159,10 @@ def mpremote_chain(port, mpys, sources, names, wifi, reset, frozen=False):
 
 def package_json(board="esp32"):
     """The mip package (library modules into /lib, as source) for a board."""
-    urls = [[name + ".py", os.path.relpath(src, ROOT).replace(os.sep, "/")]
-            for name, src in modules_to_compile(board)]
+    urls = [
+        [name + ".py", os.path.relpath(src, ROOT).replace(os.sep, "/")]
+        for name, src in modules_to_compile(board)
+    ]
     return {"urls": urls, "deps": [], "version": "0.1.0"}
 
 
@@ -169,7 +173,9 @@ def package_json_text(board="esp32"):
     pkg = package_json(board)
     urls = ",\n".join("    " + json.dumps(u) for u in pkg["urls"])
     return '{\n  "urls": [\n%s\n  ],\n  "deps": [],\n  "version": %s\n}\n' % (
-        urls, json.dumps(pkg["version"]))
+        urls,
+        json.dumps(pkg["version"]),
+    )
 
 
 def write_package_json(path=PACKAGE_JSON):
@@ -204,19 +210,32 @@ def main(argv=None):
     p.add_argument("--board", default="esp32", help="board directory under boards/ (esp32)")
     p.add_argument("--wifi-ssid", help="store this WiFi network name (AT#WIFISSID)")
     p.add_argument("--wifi-password", default="", help="and its password (AT#WIFIPW)")
-    p.add_argument("--state-dir", help="settings directory on the board (default: the board "
-                   "file's STATE_DIR, else %s)" % DEFAULT_STATE_DIR)
+    p.add_argument(
+        "--state-dir",
+        help="settings directory on the board (default: the board "
+        "file's STATE_DIR, else %s)" % DEFAULT_STATE_DIR,
+    )
     p.add_argument("--march", help="mpy-cross -march (default xtensawin for esp32)")
     p.add_argument("--no-reset", action="store_true", help="leave the board in the raw REPL")
-    p.add_argument("--check-uart", metavar="PATH", help="serial port wired to the modem UART: "
-                   "after the reset, send AT until it answers OK")
+    p.add_argument(
+        "--check-uart",
+        metavar="PATH",
+        help="serial port wired to the modem UART: after the reset, send AT until it answers OK",
+    )
     p.add_argument("--check-baud", type=int, default=115200, help="its rate (default 115200)")
     p.add_argument("--check-timeout", type=float, default=30.0, help="seconds (default 30)")
-    p.add_argument("--frozen", action="store_true", help="the firmware is frozen in "
-                   "(manifest.py): install only boot.py, main.py, board_config.py")
+    p.add_argument(
+        "--frozen",
+        action="store_true",
+        help="the firmware is frozen in "
+        "(manifest.py): install only boot.py, main.py, board_config.py",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the mpremote command only")
-    p.add_argument("--write-package-json", action="store_true",
-                   help="regenerate package.json (mip) from firmware/ and boards/esp32/, exit")
+    p.add_argument(
+        "--write-package-json",
+        action="store_true",
+        help="regenerate package.json (mip) from firmware/ and boards/esp32/, exit",
+    )
     args = p.parse_args(argv)
 
     if args.write_package_json:
@@ -227,8 +246,9 @@ def main(argv=None):
 
     if args.wifi_password and not args.wifi_ssid:
         p.error("--wifi-password needs --wifi-ssid")
-    march = args.march if args.march is not None else ("xtensawin" if args.board == "esp32"
-                                                        else None)
+    march = (
+        args.march if args.march is not None else ("xtensawin" if args.board == "esp32" else None)
+    )
     modules = modules_to_compile(args.board)
     names = [n for n, _ in modules]
     sources = source_files(args.board)
@@ -239,16 +259,19 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="mtip-deploy-") as out:
         mpys = []
         if not args.frozen:
-            say("compiling %d modules with mpy-cross%s" % (len(modules),
-                                                           " -march=" + march if march else ""))
+            say(
+                "compiling %d modules with mpy-cross%s"
+                % (len(modules), " -march=" + march if march else "")
+            )
             mpys = compile_all(modules, out, march)
-        cmd = mpremote_chain(args.port, mpys, sources, names, wifi, not args.no_reset,
-                             args.frozen)
+        cmd = mpremote_chain(args.port, mpys, sources, names, wifi, not args.no_reset, args.frozen)
         if args.dry_run:
             print(shlex.join(cmd))
             return 0
-        say("installing on %s: %d .mpy in /lib, %s in /" % (
-            args.port, len(mpys), ", ".join(os.path.basename(s) for s in sources) or "nothing"))
+        say(
+            "installing on %s: %d .mpy in /lib, %s in /"
+            % (args.port, len(mpys), ", ".join(os.path.basename(s) for s in sources) or "nothing")
+        )
         r = subprocess.run(cmd)
         if r.returncode != 0:
             say("mpremote failed (exit %d)" % r.returncode)

@@ -27,10 +27,12 @@ def board_config():
 
 
 def box(ax, x, y, w, h, title, color):
-    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color, ec="#333",
-                                lw=1.5))
-    ax.text(x + w / 2, y + h + 0.25, title, ha="center", va="bottom", fontsize=12,
-            fontweight="bold")
+    ax.add_patch(
+        FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color, ec="#333", lw=1.5)
+    )
+    ax.text(
+        x + w / 2, y + h + 0.25, title, ha="center", va="bottom", fontsize=12, fontweight="bold"
+    )
 
 
 def pin(ax, x, y, label, side):
@@ -58,10 +60,24 @@ def draw(out):
     rows = [  # (y, ESP32 pin, MAX3232 TTL side, MAX3232 RS-232 side, DB9, color, wired?)
         (6.2, "GPIO%s TX" % c["TX_PIN"], "T1IN", "T1OUT", "2 RXD", "#1f77b4", True),
         (5.4, "GPIO%s RX" % c["RX_PIN"], "R1OUT", "R1IN", "3 TXD", "#2ca02c", True),
-        (4.6, "GPIO%s RTS" % c["RTS_PIN"], "T2IN", "T2OUT", "8 CTS", "#9467bd",
-         c["RTS_PIN"] is not None),
-        (3.8, "GPIO%s CTS" % c["CTS_PIN"], "R2OUT", "R2IN", "7 RTS", "#d62728",
-         c["CTS_PIN"] is not None),
+        (
+            4.6,
+            "GPIO%s RTS" % c["RTS_PIN"],
+            "T2IN",
+            "T2OUT",
+            "8 CTS",
+            "#9467bd",
+            c["RTS_PIN"] is not None,
+        ),
+        (
+            3.8,
+            "GPIO%s CTS" % c["CTS_PIN"],
+            "R2OUT",
+            "R2IN",
+            "7 RTS",
+            "#d62728",
+            c["CTS_PIN"] is not None,
+        ),
         (2.6, "3V3", "VCC", "", "", "#ff7f0e", True),
         (1.4, "GND", "GND", "GND", "5 GND", "#444444", True),
     ]
@@ -74,10 +90,12 @@ def draw(out):
         if db9:
             pin(ax, 9.6, y, db9, "right")
             wire(ax, 7.6, y, 9.6, y, color, "-" if wired else ":")
-    ax.annotate("", xy=(4.4, 6.45), xytext=(3.6, 6.45),
-                arrowprops=dict(arrowstyle="->", color="#1f77b4"))
-    ax.annotate("", xy=(3.6, 5.65), xytext=(4.4, 5.65),
-                arrowprops=dict(arrowstyle="->", color="#2ca02c"))
+    ax.annotate(
+        "", xy=(4.4, 6.45), xytext=(3.6, 6.45), arrowprops=dict(arrowstyle="->", color="#1f77b4")
+    )
+    ax.annotate(
+        "", xy=(3.6, 5.65), xytext=(4.4, 5.65), arrowprops=dict(arrowstyle="->", color="#2ca02c")
+    )
 
     notes = [
         "3.3 V logic: power the MAX3232 from 3V3, never 5 V. Its charge-pump capacitors "

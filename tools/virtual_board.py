@@ -41,7 +41,7 @@ SOFT_EXIT = 81  # ... for a soft reset (Ctrl-D, machine.soft_reset())
 PWRON_RESET, HARD_RESET, SOFT_RESET = 1, 2, 5
 STATE_DIR = "/state"
 
-MACHINE_SHIM = r'''
+MACHINE_SHIM = r"""
 # machine for the virtual board: the unix port's module plus what a board has.
 from umachine import *  # noqa: F401,F403
 
@@ -69,9 +69,9 @@ def reset_cause():
 
 def unique_id():
     return b"vboard01"
-'''.replace("__HARD__", str(HARD_EXIT)).replace("__SOFT__", str(SOFT_EXIT))
+""".replace("__HARD__", str(HARD_EXIT)).replace("__SOFT__", str(SOFT_EXIT))
 
-OS_SHIM = r'''
+OS_SHIM = r"""
 # os for the virtual board: the unix port's, with a rename that works on the mounted flash.
 from uos import *  # noqa: F401,F403
 import uos as _uos
@@ -87,7 +87,7 @@ def rename(old, new):
     f.write(data)
     f.close()
     _uos.remove(old)
-'''
+"""
 
 # The REPL side of the board, run by the MicroPython VM. argv: flash uart_fd ctrl_fd mode state
 # cause. Control bytes to the host on ctrl_fd: B/I = user code running / idle (Ctrl-C becomes a
@@ -295,8 +295,11 @@ while True:
 
 
 def find_micropython():
-    for c in (os.path.join(os.path.dirname(sys.executable), "micropython"),
-              shutil.which("micropython"), os.path.join(ROOT, ".venv", "bin", "micropython")):
+    for c in (
+        os.path.join(os.path.dirname(sys.executable), "micropython"),
+        shutil.which("micropython"),
+        os.path.join(ROOT, ".venv", "bin", "micropython"),
+    ):
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return c
     return None
@@ -375,11 +378,25 @@ class VirtualBoard:
     def _spawn(self, mode, cause):
         ctrl_r, ctrl_w = os.pipe()
         env = dict(os.environ, MICROPYPATH=self._tmp + ":.frozen")
-        cmd = [self.mpy, self._supervisor, self.flash, str(self.uart_master), str(ctrl_w),
-               mode.decode(), STATE_DIR, str(cause)]
-        self.vm = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, pass_fds=(self.uart_master, ctrl_w),
-                                   env=env, start_new_session=True)
+        cmd = [
+            self.mpy,
+            self._supervisor,
+            self.flash,
+            str(self.uart_master),
+            str(ctrl_w),
+            mode.decode(),
+            STATE_DIR,
+            str(cause),
+        ]
+        self.vm = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(self.uart_master, ctrl_w),
+            env=env,
+            start_new_session=True,
+        )
         os.close(ctrl_w)
         self._ctrl = ctrl_r
         self._busy = mode == b"F"  # boot.py/main.py run first
@@ -491,8 +508,11 @@ def main(argv=None):
     p.add_argument("--micropython", help="the MicroPython unix binary")
     p.add_argument("-v", "--verbose", action="store_true", help="log boots on stderr")
     args = p.parse_args(argv)
-    log = (lambda m: print("virtual board: " + m, file=sys.stderr, flush=True)) \
-        if args.verbose else None
+    log = (
+        (lambda m: print("virtual board: " + m, file=sys.stderr, flush=True))
+        if args.verbose
+        else None
+    )
     board = VirtualBoard(args.flash, args.micropython, log).start()
     _link(args.repl_link, board.repl)
     _link(args.uart_link, board.uart)
