@@ -7,6 +7,7 @@
 """
 
 import dle
+from test_dle import feed_all, ref_decode  # the dual suite's reference helpers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,38 +35,6 @@ def chunked(data, cuts):
 
 
 cut_lists = st.lists(st.integers(0, 400), max_size=40)
-
-
-def feed_all(chunks):
-    u = dle.Unescaper()
-    payload = []
-    rest = []
-    closed = False
-    for c in chunks:
-        if closed:
-            rest.append(c)
-            continue
-        p, closed, r = u.feed(c)
-        payload.append(bytes(p))
-        if closed:
-            rest.append(bytes(r))
-    return b"".join(payload), closed, b"".join(rest)
-
-
-def ref_decode(data):
-    out = bytearray()
-    pending = False
-    for i, b in enumerate(data):
-        if pending:
-            out.append(b)
-            pending = False
-        elif b == DLE:
-            pending = True
-        elif b == ETX:
-            return bytes(out), True, bytes(data[i + 1 :])
-        else:
-            out.append(b)
-    return bytes(out), False, b""
 
 
 @settings(max_examples=300)

@@ -65,6 +65,26 @@ def _talk(m, peer, i):
 
 
 @pytest.mark.timeout(120)
+def check_flat(m, name, before, moved, elapsed):
+    """After CYCLES sessions: the modem answers, and its heap and open fds are where they were
+    (`before` = (heap, fds)); returns the reported figures."""
+    m.check("AT", OK)
+    after = (m.heap_used(), m.open_fds())
+    figures = report(
+        name,
+        cycles=CYCLES,
+        payload_bytes=moved,
+        seconds=round(elapsed, 1),
+        heap_before=before[0],
+        heap_after=after[0],
+        fds_before=before[1],
+        fds_after=after[1],
+    )
+    assert after[1] == before[1], "file descriptors leaked: " + figures
+    assert after[0] - before[0] <= HEAP_MARGIN, "heap grew: " + figures
+    return figures
+
+
 def test_refused_address_while_listening(rmodem):
     """100 callers from 127.0.0.2 while TCPSERV is 127.0.0.1 (after 32 more that fill the RAM
     log, whose growth is not a leak): each is closed without data and without a word on the
@@ -136,21 +156,7 @@ def test_listen_accept_close_cycles(rmodem):
         m.expect_exact(WAITING)
         moved += _talk(m, peer, i)
         _end_session(m, peer, i)
-    elapsed = time.monotonic() - t0
-    m.check("AT", OK)
-    after = (m.heap_used(), m.open_fds())
-    figures = report(
-        "listen/accept/close",
-        cycles=CYCLES,
-        payload_bytes=moved,
-        seconds=round(elapsed, 1),
-        heap_before=before[0],
-        heap_after=after[0],
-        fds_before=before[1],
-        fds_after=after[1],
-    )
-    assert after[1] == before[1], "file descriptors leaked: " + figures
-    assert after[0] - before[0] <= HEAP_MARGIN, "heap grew: " + figures
+    figures = check_flat(m, "listen/accept/close", before, moved, time.monotonic() - t0)
     assert p not in listening_ports(), figures
     m.check_alive()
 
@@ -180,21 +186,7 @@ def test_otcp_close_cycles(rmodem):
             _end_session(m, peer, i)
     finally:
         server.close()
-    elapsed = time.monotonic() - t0
-    m.check("AT", OK)
-    after = (m.heap_used(), m.open_fds())
-    figures = report(
-        "OTCP/close",
-        cycles=CYCLES,
-        payload_bytes=moved,
-        seconds=round(elapsed, 1),
-        heap_before=before[0],
-        heap_after=after[0],
-        fds_before=before[1],
-        fds_after=after[1],
-    )
-    assert after[1] == before[1], "file descriptors leaked: " + figures
-    assert after[0] - before[0] <= HEAP_MARGIN, "heap grew: " + figures
+    check_flat(m, "OTCP/close", before, moved, time.monotonic() - t0)
     m.check_alive()
 
 

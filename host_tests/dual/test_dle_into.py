@@ -5,35 +5,9 @@ Dual-runtime: runs under pytest on CPython and unchanged on the MicroPython VM.
 """
 
 import dle
+from test_dle import feed_all, ref_escape
 
 SYMBOLS = (0x10, 0x03, 0x61)
-
-
-def reference_decode(chunks):
-    out = bytearray()
-    pending = False
-    for chunk in chunks:
-        for i in range(len(chunk)):
-            b = chunk[i]
-            if pending:
-                out.append(b)
-                pending = False
-            elif b == 0x10:
-                pending = True
-            elif b == 0x03:
-                return bytes(out), True, bytes(chunk[i + 1 :])
-            else:
-                out.append(b)
-    return bytes(out), False, b""
-
-
-def reference_escape(data):
-    out = bytearray()
-    for b in data:
-        if b == 0x10 or b == 0x03:
-            out.append(0x10)
-        out.append(b)
-    return bytes(out)
 
 
 def sequences(length):
@@ -54,15 +28,17 @@ def implementations():
 
 
 def decode_in_two(unescape, data, cut):
+    """Like test_dle.feed_all: once closed, every later byte is the rest (AT input)."""
     state = dle.Unescaper()
     out = bytearray(len(data) + 2)
     total = 0
-    for chunk in (data[:cut], data[cut:]):
+    first, second = data[:cut], data[cut:]
+    for chunk, after in ((first, second), (second, b"")):
         src = bytearray(chunk + b"zz")  # bytes past n must be ignored
         k, closed, rest_at = unescape(state, src, len(chunk), out, total)
         total += k
         if closed:
-            return bytes(out[:total]), True, bytes(src[rest_at : len(chunk)])
+            return bytes(out[:total]), True, bytes(src[rest_at : len(chunk)]) + after
     return bytes(out[:total]), False, b""
 
 
@@ -72,7 +48,7 @@ def test_escape_every_short_sequence():
             for data in sequences(length):
                 dst = bytearray(2 * length + 1)
                 k = escape(bytearray(data), length, dst)
-                assert bytes(dst[:k]) == reference_escape(data), (escape, data)
+                assert bytes(dst[:k]) == ref_escape(data), (escape, data)
 
 
 def test_unescape_every_short_sequence_and_cut():
@@ -80,7 +56,7 @@ def test_unescape_every_short_sequence_and_cut():
         for length in range(6):
             for data in sequences(length):
                 for cut in range(length + 1):
-                    expected = reference_decode([data[:cut], data[cut:]])
+                    expected = feed_all([data[:cut], data[cut:]])
                     got = decode_in_two(unescape, data, cut)
                     assert got == expected, (unescape, data, cut, got, expected)
 
