@@ -52,7 +52,6 @@ class TcpLink:
     """The peer side of a TCP session: a connected non-blocking socket."""
 
     segment = SEGMENT
-    stream = True  # a FIN ends the session
 
     def __init__(self, sock):
         self.sock = sock
@@ -81,7 +80,6 @@ class UdpLink:
     """The peer side of a UDP session: datagrams to and from one address."""
 
     segment = UDP_PAYLOAD  # never more than one MTU per datagram
-    stream = False
 
     def __init__(self, sock, addr, log):
         self.sock = sock
@@ -371,6 +369,8 @@ class Modem:
     more than an ESP32)."""
 
     def __init__(self, uart, net, state_dir, board=None, chunk=2048, console=print):
+        if not 0 < chunk < 16384:  # dle.unescape_into packs offsets in 14 bits
+            raise ValueError("chunk must be 1..16383")
         self.uart = uart
         self.net = net
         self.board = board
