@@ -418,6 +418,10 @@ class Modem:
                 rest = await self.command_task
             except asyncio.CancelledError:  # a listener handed us a session
                 rest = b""
+            except Exception as e:  # never let a fault stop the modem: back to command mode
+                self.log("command mode fault: %r" % (e,))
+                self.lines.reset()
+                rest = b""
             self.command_task = None
             session = self.session
             if session is None:
@@ -425,6 +429,9 @@ class Modem:
             self.set_dcd(True)
             try:
                 rest = await session.run(rest)
+            except Exception as e:
+                self.log("session fault: %r" % (e,))
+                rest = b""
             finally:
                 self.session = None
                 self.set_dcd(False)
@@ -460,12 +467,17 @@ class Modem:
                     self.out_parts.append(echo)
                 if line is not None:
                     await self.flush_out()
-                    after = await self.interp.execute_line(line)
-                    await self.flush_out()
-                    if after is not None:
-                        r = after()
-                        if r is not None:
-                            await r
+                    try:
+                        after = await self.interp.execute_line(line)
+                        await self.flush_out()
+                        if after is not None:
+                            r = after()
+                            if r is not None:
+                                await r
+                    except Exception as e:  # a fault, not bad input: answer, log, go on
+                        self.log("command fault: %r" % (e,))
+                        self.out_parts.clear()
+                        await self.send(self.interp.fmt.result(results.ERROR))
                     if self.session is not None:
                         return data[i:]
             await self.flush_out()

@@ -249,3 +249,15 @@ def test_socket_error_during_session(rmodem, server, fault, origin):
     )
     assert "injected=0" not in stats
     fresh_otcp_works(m, server)
+
+
+def test_fault_inside_a_command_is_answered_and_survived(rmodem):
+    """A bug-like fault inside a command (the board's state() raising) must not stop the modem:
+    that line gets ERROR, the fault is logged, and the next commands work."""
+    m = rmodem
+    m.ctl("state fail")
+    m.check("AT#VSTATE", b"\r\nERROR\r\n")
+    m.ctl("state ok")
+    m.check("AT#VSTATE", b'\r\n#STATE: "CONNECTED"\r\n\r\nOK\r\n')
+    assert b"command fault: RuntimeError" in m.cmd("AT#VLOG")
+    m.check_alive()

@@ -15,6 +15,7 @@
 #   connect hang | ok    -> ok   connect() never returns by itself (ignores its timeout) / normal
 #   send fail | ok       -> ok   write()/send() of every TCP socket raises OSError(ECONNRESET)
 #   recv fail | ok       -> ok   readinto()/recv() of every TCP socket raises OSError(ECONNRESET)
+#   state fail | ok      -> ok   state() raises RuntimeError: a fault inside a command (AT#VSTATE)
 #   route none | ok      -> ok   ICMP and UDP sendto() raise OSError(EHOSTUNREACH), as for an
 #                                address with no route: "unroutable" without sending a packet
 #   stats                -> stats key=value ...
@@ -109,6 +110,7 @@ class FaultyNet:
         self.send_fail = False
         self.recv_fail = False
         self.no_route = False
+        self.state_fail = False
         self.hung = 0
         self.injected = 0
         self.open_socks = 0
@@ -130,6 +132,8 @@ class FaultyNet:
         return "0.0.0.0" if self.link_lost else self.inner.ip()
 
     def state(self):
+        if self.state_fail:
+            raise RuntimeError("state() fault (injected)")
         if not self.inner.is_up():
             return "IDLE"
         return "DIALING" if self.link_lost else "CONNECTED"
@@ -203,6 +207,9 @@ class FaultyNet:
                 return "ok"
             if what == "recv" and how in ("fail", "ok"):
                 self.recv_fail = how == "fail"
+                return "ok"
+            if what == "state" and how in ("fail", "ok"):
+                self.state_fail = how == "fail"
                 return "ok"
             if what == "route" and how in ("none", "ok"):
                 self.no_route = how == "none"
