@@ -578,21 +578,25 @@ class Modem:
         port = self.settings.get("TCPPORT", profile)
         if not host or not port:
             raise CmdError(34882)
-        try:  # the board honours the timeout; the engine does too, should a board hang
-            sock = await asyncio.wait_for_ms(
-                self.net.connect(host, port, CONNECT_TIMEOUT_MS), CONNECT_TIMEOUT_MS + 500
-            )
-        except asyncio.TimeoutError:
-            self.log("connect %s:%d timed out" % (host, port))
-            raise CmdError(E_OPEN_FAILED)
-        except ResolveError:
-            self.log("cannot resolve %s" % host)
-            raise CmdError(E_DNS)
-        except OSError as e:
-            self.log("connect %s:%d failed: %r" % (host, port, e))
-            raise CmdError(E_OPEN_FAILED)
+        # The board honours the timeout; the engine does too, should a board hang.
+        connecting = self.net.connect(host, port, CONNECT_TIMEOUT_MS)
+        what = "connect %s:%d" % (host, port)
+        sock = await self.opened(what, asyncio.wait_for_ms(connecting, CONNECT_TIMEOUT_MS + 500))
         self.log("connected to %s:%d" % (host, port))
         self.session = self.tcp_session(sock, profile)
+
+    async def opened(self, what, opening):
+        """Await a board's connect() or udp(); its failures become the dialect's errors."""
+        try:
+            return await opening
+        except asyncio.TimeoutError:
+            self.log("%s timed out" % what)
+        except ResolveError:
+            self.log("%s: cannot resolve" % what)
+            raise CmdError(E_DNS)
+        except OSError as e:
+            self.log("%s failed: %r" % (what, e))
+        raise CmdError(E_OPEN_FAILED)
 
     def tcp_session(self, sock, profile):
         st = self.settings
@@ -612,14 +616,8 @@ class Modem:
         port = st.get("UDPPORT")
         if not host or not port:
             raise CmdError(34882)
-        try:
-            sock, addr = await self.net.udp(host, port, st.get("OUTPORT"))
-        except ResolveError:
-            self.log("cannot resolve %s" % host)
-            raise CmdError(E_DNS)
-        except OSError as e:
-            self.log("udp %s:%d failed: %r" % (host, port, e))
-            raise CmdError(E_OPEN_FAILED)
+        what = "udp %s:%d" % (host, port)
+        sock, addr = await self.opened(what, self.net.udp(host, port, st.get("OUTPORT")))
         self.log("udp session with %s:%d" % (host, port))
         link = UdpLink(sock, addr, self.log)
         self.session = Session(self, link, st.get("UDPDLEMODE") == 1, st.get("UDPTXDELAY"))

@@ -51,3 +51,16 @@ def venv_tool():
         return path
 
     return get
+
+
+@pytest.fixture
+def rmodem(tmp_path):
+    """A RobustModem with its bearer up (AT#CONNECTIONSTART done)."""
+    from test_robust_common import RobustModem  # the fault-injecting emulated modem
+
+    m = RobustModem(tmp_path)
+    try:
+        m.connection_start()
+        yield m
+    finally:
+        m.close()

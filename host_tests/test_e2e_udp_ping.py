@@ -6,7 +6,6 @@ import socket
 
 import pytest
 from harness import CLOSED, OK, WAITING, modem  # noqa: F401 - fixture
-from test_robust_common import RobustModem
 
 EVERY_BYTE = bytes(range(256))
 DLE, ETX = 0x10, 0x03
@@ -159,21 +158,11 @@ def test_ping_unresolvable_host(modem):  # noqa: F811
     m.check("AT#PING", b"\r\n#CME ERROR: 38027\r\n")
 
 
-@pytest.fixture
-def fmodem(tmp_path):
-    m = RobustModem(tmp_path)
-    try:
-        m.connection_start()
-        yield m
-    finally:
-        m.close()
-
-
-def test_ping_unroutable_address(fmodem):
+def test_ping_unroutable_address(rmodem):
     """No route to the host (injected: sendto fails with EHOSTUNREACH, so no packet leaves
     this machine): one "no reply" line per request, then #CME ERROR: 38016; then the link down
     gives 35867."""
-    m = fmodem
+    m = rmodem
     m.ctl("route none")
     m.check('AT#PINGREMOTE="127.0.0.9"', OK)
     m.check("AT#PINGNUM=2", OK)

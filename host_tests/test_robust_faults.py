@@ -33,21 +33,11 @@ from harness import (
     recv_exact,
     recv_until_eof,
 )
-from test_robust_common import RobustModem, report
+from test_robust_common import report
 
 ETX = b"\x03"
 CHECK_S = 1.0  # the engine checks the link once a second (modem.CHECK_MS)
 CONNECT_TIMEOUT_S = 8.0  # modem.CONNECT_TIMEOUT_MS
-
-
-@pytest.fixture
-def rmodem(tmp_path):
-    m = RobustModem(tmp_path)
-    try:
-        m.connection_start()
-        yield m
-    finally:
-        m.close()
 
 
 class Server:

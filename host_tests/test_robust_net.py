@@ -22,22 +22,12 @@ from harness import (
     recv_until_eof,
     refused_or_closed,
 )
-from test_robust_common import RobustModem, report
+from test_robust_common import report
 
 CYCLES = 1000
 WARMUP = 20  # cycles before the "before" figures: first-use allocations are not leaks
 HEAP_MARGIN = 2048  # bytes
 LOG_RING = 32  # lines of the firmware's RAM log (firmware/log.py)
-
-
-@pytest.fixture
-def rmodem(tmp_path):
-    m = RobustModem(tmp_path)
-    try:
-        m.connection_start()
-        yield m
-    finally:
-        m.close()
 
 
 def _end_session(m, peer, i):
