@@ -50,7 +50,8 @@ def test_package_json_is_current():
     path = os.path.join(ROOT, "package.json")
     text = open(path).read()
     assert text == deploy.package_json_text(), (
-        "package.json is stale: run python tools/deploy.py --write-package-json")
+        "package.json is stale: run python tools/deploy.py --write-package-json"
+    )
     pkg = json.loads(text)
     for dest, src in pkg["urls"]:
         assert os.path.exists(os.path.join(ROOT, src)), src
@@ -76,8 +77,20 @@ def test_manifest_freezes_the_same_modules():
 
 
 def test_dry_run_is_one_mpremote_session():
-    r = subprocess.run([sys.executable, DEPLOY, "/dev/ttyUSB0", "--wifi-ssid", "net",
-                        "--wifi-password", "pw", "--dry-run"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            DEPLOY,
+            "/dev/ttyUSB0",
+            "--wifi-ssid",
+            "net",
+            "--wifi-password",
+            "pw",
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     cmd = "\n".join(ln for ln in r.stdout.splitlines() if not ln.startswith("deploy: "))
     assert cmd.count(" connect ") == 1 and cmd.endswith("+ reset")
@@ -102,8 +115,9 @@ def run_deploy(board, *args, timeout=120):
     cmd = [sys.executable, DEPLOY, board.repl, *args]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     out = r.stdout + r.stderr
-    assert r.returncode == 0, out + "\n--- REPL transcript ---\n" + bytes(board.transcript).decode(
-        errors="replace")
+    assert r.returncode == 0, (
+        out + "\n--- REPL transcript ---\n" + bytes(board.transcript).decode(errors="replace")
+    )
     return out
 
 
@@ -134,8 +148,17 @@ def test_deploy_unix_board_and_talk_at(board, tmp_path):
     (flash / "modem.py").write_text("raise ImportError('stale twin was imported')\n")
     (flash / "lib" / "settings.py").write_text("raise ImportError('stale twin was imported')\n")
 
-    out = run_deploy(board, "--board", "unix", "--wifi-ssid", "plant-floor",
-                     "--wifi-password", "s3cret!", "--check-uart", board.uart)
+    out = run_deploy(
+        board,
+        "--board",
+        "unix",
+        "--wifi-ssid",
+        "plant-floor",
+        "--wifi-password",
+        "s3cret!",
+        "--check-uart",
+        board.uart,
+    )
     assert "the modem answers OK" in out
     assert "/modem.py" in out and "/lib/settings.py" in out  # reported as removed
     assert not (flash / "modem.py").exists() and not (flash / "lib" / "settings.py").exists()

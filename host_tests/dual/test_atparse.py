@@ -204,7 +204,7 @@ def test_parse_error_is_an_exception():
 
 
 def test_syntax_error_tells_plus_from_hash():
-    for line, prefix in ((b'+CGDCONT=1,"IP', "+"), (b'#TCPSERV="h', "#"), (b"+X;#Y=\"a", "#")):
+    for line, prefix in ((b'+CGDCONT=1,"IP', "+"), (b'#TCPSERV="h', "#"), (b'+X;#Y="a', "#")):
         try:
             atparse.parse(line)
         except ParseError as e:
