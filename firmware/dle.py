@@ -179,183 +179,35 @@ class Unescaper:
 
 # -- The data path's variants: into preallocated buffers, nothing allocated per chunk ---------
 # On a small heap (the ESP32's), a fresh bytes object per chunk fragments the heap until a
-# chunk-sized allocation fails; these write into buffers made once. Runs between special bytes
-# are copied as memoryview slices, so the only Python work is per DLE/ETX, never per byte.
+# chunk-sized allocation fails; these write into buffers made once. On MicroPython they are the
+# native (viper) kernels of dle_native.py; elsewhere the portable loops of dle_portable.py.
+#
+# escape_into(src, n, dst): escape `src[:n]` (a bytearray) into `dst` (room for 2*n bytes);
+# return the length.
+# unescape_into(state, src, n, dst, off): decode `src[:n]` (a bytearray, n < 16384) into `dst`
+# from `off`, with `state` an Unescaper (its pending DLE). Returns `(count, closed, rest_at)`:
+# bytes written, whether a lone ETX was found, and where the raw bytes after it start in `src`.
 
 
-def escape_into(src, n, dst):
-    """Escape `src[:n]` (a bytearray) into `dst` (room for 2*n bytes); return the length."""
-    if _escape_native is not None:
-        return _escape_native(src, n, dst)
-    return _escape_into_py(src, n, dst)
+def _unescape_into_native(state, src, n, dst, off):
+    r = _unescape_native(src, n, dst, off, 1 if state.pending_dle else 0)
+    state.pending_dle = (r >> 29) & 1 == 1
+    return r & 0x3FFF, (r >> 28) & 1 == 1, (r >> 14) & 0x3FFF
 
 
-def _escape_into_py(src, n, dst):
-    find = src.find
-    smv = memoryview(src)
-    dmv = memoryview(dst)
-    pos = out = 0
-    dle_at = find(DLE, 0, n)
-    etx_at = find(ETX, 0, n)
-    while dle_at >= 0 or etx_at >= 0:
-        hit = dle_at if etx_at < 0 or 0 <= dle_at < etx_at else etx_at
-        k = hit - pos
-        dmv[out : out + k] = smv[pos:hit]
-        out += k
-        dst[out] = 0x10
-        dst[out + 1] = src[hit]
-        out += 2
-        pos = hit + 1
-        if hit == dle_at:
-            dle_at = find(DLE, pos, n)
-        else:
-            etx_at = find(ETX, pos, n)
-    k = n - pos
-    dmv[out : out + k] = smv[pos:n]
-    return out + k
+def _kernels():
+    import sys
+
+    import dle_native
+
+    native = dle_native.compile_native()
+    del sys.modules["dle_native"]  # frees the kernels' source text (see dle_native.py)
+    if native is None:  # CPython, or no viper in this build
+        import dle_portable
+
+        return dle_portable.escape_into, dle_portable.unescape_into, None
+    return native[0], _unescape_into_native, native[1]
 
 
-def unescape_into(state, src, n, dst, off):
-    """Decode `src[:n]` (a bytearray, n < 16384) into `dst` from `off`, with `state` an
-    Unescaper (its pending DLE). Returns `(count, closed, rest_at)`: bytes written, whether a
-    lone ETX was found, and where the raw bytes after it start in `src`."""
-    if _unescape_native is not None:
-        r = _unescape_native(src, n, dst, off, 1 if state.pending_dle else 0)
-        state.pending_dle = (r >> 29) & 1 == 1
-        return r & 0x3FFF, (r >> 28) & 1 == 1, (r >> 14) & 0x3FFF
-    return _unescape_into_py(state, src, n, dst, off)
-
-
-def _unescape_into_py(state, src, n, dst, off):
-    find = src.find
-    smv = memoryview(src)
-    dmv = memoryview(dst)
-    pos = 0
-    out = off
-    if state.pending_dle:
-        if not n:
-            return 0, False, 0
-        state.pending_dle = False
-        dst[out] = src[0]
-        out += 1
-        pos = 1
-    dle_at = find(DLE, pos, n)
-    etx_at = find(ETX, pos, n)
-    while True:
-        if etx_at >= 0 and (dle_at < 0 or etx_at < dle_at):  # a lone ETX: close
-            k = etx_at - pos
-            dmv[out : out + k] = smv[pos:etx_at]
-            return out + k - off, True, etx_at + 1
-        if dle_at < 0:
-            k = n - pos
-            dmv[out : out + k] = smv[pos:n]
-            return out + k - off, False, n
-        k = dle_at - pos
-        dmv[out : out + k] = smv[pos:dle_at]
-        out += k
-        if dle_at + 1 == n:  # pairs with the first byte of the next chunk
-            state.pending_dle = True
-            return out - off, False, n
-        dst[out] = src[dle_at + 1]
-        out += 1
-        pos = dle_at + 2
-        dle_at = find(DLE, pos, n)
-        if 0 <= etx_at < pos:
-            etx_at = find(ETX, pos, n)
-
-
-# -- Native kernels where MicroPython has them ------------------------------------------------
-# The same two loops as viper code: machine code per byte, several times faster than the
-# find/slice loops above, and allocation-free. Four bytes at a time are tested for a DLE or an
-# ETX at once (the "has a zero byte" word trick on w ^ 0x10101010 and w ^ 0x03030303) and copied
-# without further tests when they hold neither; `src` is a bytearray, whose data the GC keeps
-# 16-byte aligned, so the word loads are aligned (the ESP32 faults on unaligned ones).
-# They are compiled at import from this source text, so the module stays plain bytecode
-# (mpy-cross needs no -march) and each port's own native emitter builds them (x64 on the unix
-# VM, xtensawin on the ESP32). CPython, or a build without a native emitter, keeps the portable
-# versions; the tests run both.
-# _unescape_native packs its results in one small int: count in bits 0-13, where the rest
-# starts in bits 14-27, closed in bit 28, a pending DLE in bit 29 (so chunks stay < 16384).
-_NATIVE_SOURCE = """
-@micropython.viper
-def escape_native(src: ptr8, n: int, dst: ptr8) -> int:
-    s32 = ptr32(src)
-    o = 0
-    i = 0
-    while i < n:
-        if (i & 3) == 0 and i + 4 <= n:
-            w = s32[i >> 2]
-            x = w ^ 0x10101010
-            y = w ^ 0x03030303
-            special = ((x - 0x01010101) & (~x)) | ((y - 0x01010101) & (~y))
-            if (special & 0x80808080) == 0:
-                dst[o] = w
-                dst[o + 1] = w >> 8
-                dst[o + 2] = w >> 16
-                dst[o + 3] = w >> 24
-                o += 4
-                i += 4
-                continue
-        b = src[i]
-        if b == 0x10 or b == 0x03:
-            dst[o] = 0x10
-            o += 1
-        dst[o] = b
-        o += 1
-        i += 1
-    return o
-
-@micropython.viper
-def unescape_native(src: ptr8, n: int, dst: ptr8, off: int, pending: int) -> int:
-    s32 = ptr32(src)
-    i = 0
-    o = off
-    if pending:
-        if n == 0:
-            return 1 << 29
-        dst[o] = src[0]
-        o += 1
-        i = 1
-    while i < n:
-        if (i & 3) == 0 and i + 4 <= n:
-            w = s32[i >> 2]
-            x = w ^ 0x10101010
-            y = w ^ 0x03030303
-            special = ((x - 0x01010101) & (~x)) | ((y - 0x01010101) & (~y))
-            if (special & 0x80808080) == 0:
-                dst[o] = w
-                dst[o + 1] = w >> 8
-                dst[o + 2] = w >> 16
-                dst[o + 3] = w >> 24
-                o += 4
-                i += 4
-                continue
-        b = src[i]
-        if b == 0x10:
-            if i + 1 == n:
-                return (o - off) | (n << 14) | (1 << 29)
-            dst[o] = src[i + 1]
-            o += 1
-            i += 2
-        elif b == 0x03:
-            return (o - off) | ((i + 1) << 14) | (1 << 28)
-        else:
-            dst[o] = b
-            o += 1
-            i += 1
-    return (o - off) | (n << 14)
-"""
-
-
-def _compile_native():
-    try:
-        import micropython  # type: ignore[import-not-found]
-
-        scope = {"micropython": micropython}
-        exec(_NATIVE_SOURCE, scope)
-        return scope["escape_native"], scope["unescape_native"]
-    except Exception:  # CPython, or no native emitter in this build
-        return None, None
-
-
-_escape_native, _unescape_native = _compile_native()
+escape_into, unescape_into, _unescape_native = _kernels()
+del _kernels  # frees its bytecode (a .mpy's functions are on the heap)

@@ -1,10 +1,12 @@
 """The data path's codec variants (firmware/dle.py escape_into / unescape_into): the portable
-loops and, on MicroPython, the native (viper) kernels, checked against a per-byte reference.
+loops (dle_portable.py) and, on MicroPython, the native (viper) kernels compiled from
+dle_native.py, checked against a per-byte reference.
 
 Dual-runtime: runs under pytest on CPython and unchanged on the MicroPython VM.
 """
 
 import dle
+import dle_portable  # only imported by dle.py where the native kernels cannot be compiled
 from test_dle import feed_all, ref_escape
 
 SYMBOLS = (0x10, 0x03, 0x61)
@@ -21,8 +23,8 @@ def sequences(length):
 
 def implementations():
     """(escape, unescape) pairs: the portable ones, and the native ones where they exist."""
-    pairs = [(dle._escape_into_py, dle._unescape_into_py)]
-    if dle._escape_native is not None:
+    pairs = [(dle_portable.escape_into, dle_portable.unescape_into)]
+    if dle._unescape_native is not None:
         pairs.append((dle.escape_into, dle.unescape_into))
     return pairs
 
@@ -98,6 +100,11 @@ def test_native_kernels_exist_on_micropython():
     import sys
 
     if sys.implementation.name == "micropython":
-        assert dle._escape_native is not None and dle._unescape_native is not None
+        assert dle._unescape_native is not None
+        assert dle.escape_into is not dle_portable.escape_into
+        assert dle.unescape_into is not dle_portable.unescape_into
+        assert "dle_native" not in sys.modules  # dropped: its source text is not kept
     else:
-        assert dle._escape_native is None
+        assert dle._unescape_native is None
+        assert dle.escape_into is dle_portable.escape_into
+        assert dle.unescape_into is dle_portable.unescape_into
