@@ -90,6 +90,8 @@ def test_refused_address_while_listening(rmodem):
             outcomes[how] = outcomes.get(how, 0) + 1
 
     attempts(LOG_RING)  # warm-up: the firmware's RAM log (32 lines) fills with "refused ..."
+    m.vlog()  # and the commands used below have loaded their groups (interpreter.py)
+    m.check("AT#LTCPSTART=1", cme(37123))
     fds_before = m.open_fds()
     heap_before = m.heap_used()
     t0 = time.monotonic()

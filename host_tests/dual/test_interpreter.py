@@ -913,3 +913,54 @@ def test_plus_command_syntax_error_follows_cmee():
         assert b.cmd("AT+CMEE=1") == OK
         assert b.cmd('AT+CGDCONT=1,"IP') == b"\r\n+CME ERROR: 3\r\n"
         assert b.cmd('AT#TCPSERV="h') == b"\r\n#CME ERROR: 34819\r\n"
+
+
+# --- command groups: loaded on first use, released when the heap runs low ---------------------
+
+
+def test_command_groups_load_on_first_use_and_stay_while_heap_is_plentiful():
+    import sys
+
+    with Bench() as b:
+        interp = b.drv.interp
+        interp.release()
+        interp.free_heap = lambda: 1 << 20  # plenty: keep what is loaded
+        assert interp.groups == {}
+        assert b.cmd("AT#TCPPORT=1,5000") == OK
+        assert sorted(interp.groups) == ["cmd_params"]
+        assert (
+            b.cmd("AT#VTCP=1;+CPIN?")
+            == info(
+                '#TCPSERV: 1,""',
+                "#TCPPORT: 1,5000",
+                "#DLEMODE: 1,1",
+                "#TCPTXDELAY: 1,100",
+                "#TCPINACTIVITYTIMER: 1,0",
+            )
+            + info("+CPIN: READY")
+            + OK
+        )
+        assert sorted(interp.groups) == ["cmd_info", "cmd_params", "cmd_plus"]
+        assert "cmd_plus" in sys.modules
+
+
+def test_command_groups_are_released_when_heap_is_low_and_reload_on_next_use():
+    import sys
+
+    with Bench() as b:
+        interp = b.drv.interp
+        interp.free_heap = lambda: 0  # always low: forget the groups after every line
+        for _ in range(3):  # each line loads its group again, answers the same
+            assert b.cmd("AT#TCPPORT=2,6000") == OK
+            assert interp.groups == {}
+            assert "cmd_params" not in sys.modules
+            assert b.cmd("AT#TCPPORT=2") == info("#TCPPORT: 2,6000") + OK
+            assert b.cmd("ATS0?") == info("000") + OK
+            assert b.cmd("AT+CMEE=1;+CMEE?") == info("+CMEE: 1") + OK
+            assert b.cmd("AT+CMEE=0") == OK
+            assert b.cmd("AT#NOSUCH") == cme(34817)
+            assert "cmd_basic" not in sys.modules and "cmd_plus" not in sys.modules
+        # State lives in the interpreter and the settings, not in a group module.
+        assert b.cmd("ATS0=7") == OK
+        assert b.cmd("ATS0?") == info("007") + OK
+        assert b.settings.get("TCPPORT", 2) == 6000
