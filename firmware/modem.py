@@ -11,11 +11,10 @@ The UART and network come from the board (see docs/architecture.md, "The board c
 """
 
 import asyncio
-import os
 
 import aio
+import databuf
 import dle
-import ping
 import results
 import settings as cfg
 from atline import LineAssembler
@@ -28,30 +27,29 @@ ETX = b"\x03"
 WIND_READY = b"\r\n+WIND: 4\r\n"  # Wavecom "ready" URC at boot and after a reset
 ANY_PEER = "255.255.255.255"
 
-SEGMENT = const(1460)  # a full TCP segment is sent without waiting for TCPTXDELAY
-UDP_PAYLOAD = const(1472)  # 1500-byte MTU less the IP and UDP headers
-EAGAIN = const(11)  # the same number on the ESP32 (newlib) and Linux
-CONNECT_TIMEOUT_MS = const(8000)  # below the shortest OTCP timeout of real clients (10 s)
-CHECK_MS = const(1000)  # how often a session checks idle timeout and link state
+# A constant named with a leading underscore is folded into the code by MicroPython's compiler
+# and takes no slot, so no RAM, in the module's globals.
+_CONNECT_TIMEOUT_MS = const(8000)  # below the shortest OTCP timeout of real clients (10 s)
+_CHECK_MS = const(1000)  # how often a session checks idle timeout and link state
 
 # Why a session ended
-END_ETX = const(0)  # the device sent a lone ETX
-END_FIN = const(1)  # the peer closed
-END_RESET = const(2)  # the peer reset, or a socket error
-END_IDLE = const(3)  # no traffic for TCPINACTIVITYTIMER seconds
-END_LINK = const(4)  # the bearer went down
-END_LOCAL = const(5)  # closed by the modem itself (DTR drop, reset)
+_END_ETX = const(0)  # the device sent a lone ETX
+_END_FIN = const(1)  # the peer closed
+_END_RESET = const(2)  # the peer reset, or a socket error
+_END_IDLE = const(3)  # no traffic for TCPINACTIVITYTIMER seconds
+_END_LINK = const(4)  # the bearer went down
+_END_LOCAL = const(5)  # closed by the modem itself (DTR drop, reset)
 
-E_OPEN_FAILED = const(38016)
-E_DNS = const(38027)
-E_PEER_CLOSED = const(37966)
-E_LINK_LOST = const(35841)
+_E_OPEN_FAILED = const(38016)  # (ping.py has its own copies of these two)
+_E_DNS = const(38027)
+_E_PEER_CLOSED = const(37966)
+_E_LINK_LOST = const(35841)
 
 
 class TcpLink:
     """The peer side of a TCP session: a connected non-blocking socket."""
 
-    segment = SEGMENT
+    segment = databuf.SEGMENT  # a full segment goes at once, whatever TCPTXDELAY
 
     def __init__(self, sock):
         self.sock = sock
@@ -66,56 +64,6 @@ class TcpLink:
             await aio.readable(self.sock)
             n = self.sock.readinto(buf)
         return n
-
-    def close(self):
-        self.sock.close()
-
-
-def _addr_key(addr):
-    # ESP32 gives (ip, port) tuples, the unix port raw sockaddr bytes(array)s.
-    return addr if isinstance(addr, tuple) else bytes(addr)
-
-
-class UdpLink:
-    """The peer side of a UDP session: datagrams to and from one address."""
-
-    segment = UDP_PAYLOAD  # never more than one MTU per datagram
-
-    def __init__(self, sock, addr, log):
-        self.sock = sock
-        self.addr = addr
-        self.key = _addr_key(addr)
-        self.log = log
-        self.dropped = 0
-
-    async def send(self, data):
-        mv = memoryview(data)
-        for start in range(0, len(mv), UDP_PAYLOAD):
-            chunk = mv[start : start + UDP_PAYLOAD]
-            while True:
-                try:
-                    self.sock.sendto(chunk, self.addr)
-                    break
-                except OSError as e:
-                    if e.errno != EAGAIN:
-                        raise
-                    await aio.writable(self.sock)
-
-    async def recv(self, buf):
-        await aio.readable(self.sock)
-        try:
-            data, addr = self.sock.recvfrom(len(buf))
-        except OSError as e:
-            if e.errno == EAGAIN:
-                return None
-            raise
-        if _addr_key(addr) != self.key:
-            self.dropped += 1
-            self.log("dropped a datagram from another address (%d so far)" % self.dropped)
-            return None
-        n = len(data)
-        buf[:n] = data
-        return n or None  # an empty datagram carries nothing to deliver
 
     def close(self):
         self.sock.close()
@@ -156,21 +104,21 @@ class Session:
         drops = modem.dtr_drops()
         while not self.done.is_set():
             try:
-                await asyncio.wait_for_ms(self.done.wait(), CHECK_MS)
+                await asyncio.wait_for_ms(self.done.wait(), _CHECK_MS)
             except asyncio.TimeoutError:
                 if modem.dtr_drops() != drops and modem.settings.profile["D"]:
-                    self.end(END_LOCAL)  # AT&D1/&D2: dropping DTR closes the session
+                    self.end(_END_LOCAL)  # AT&D1/&D2: dropping DTR closes the session
                 elif not modem.net.is_up():
-                    self.end(END_LINK)
+                    self.end(_END_LINK)
                 elif self.idle_ms and ticks_diff(ticks_ms(), self.last_activity) > self.idle_ms:
-                    self.end(END_IDLE)
+                    self.end(_END_IDLE)
         # Stop both pumps; holding the UART lock means neither is half-way through a write
         # to the device.
         async with modem.write_lock:
             up.cancel()
             down.cancel()
         await asyncio.sleep_ms(0)  # let the cancellations land
-        if self.reason == END_FIN and self.plen:
+        if self.reason == _END_FIN and self.plen:
             try:  # the peer only half-closed, perhaps: hand over what is ready, best effort
                 self.link.sock.write(self.pmv[: self.plen])
             except OSError:
@@ -186,12 +134,12 @@ class Session:
     def closing_message(self):
         fmt = self.modem.interp.fmt
         reason = self.reason
-        if reason == END_ETX or reason == END_LOCAL:
+        if reason == _END_ETX or reason == _END_LOCAL:
             return fmt.result(results.SOCKET_CLOSED) + fmt.result(results.OK)
         prefix = ETX if self.dle_mode else b""
-        if reason == END_FIN:  # (TCP only: UDP has no FIN)
+        if reason == _END_FIN:  # (TCP only: UDP has no FIN)
             return prefix + fmt.result(results.SOCKET_CLOSED)
-        code = E_LINK_LOST if reason == END_LINK else E_PEER_CLOSED
+        code = _E_LINK_LOST if reason == _END_LINK else _E_PEER_CLOSED
         return prefix + fmt.error(code)
 
     async def flush(self):
@@ -223,12 +171,12 @@ class Session:
             await pump
         except Exception as e:
             self.modem.log("%s: %r" % (label, e))
-            self.end(END_RESET)
+            self.end(_END_RESET)
 
     async def close_from_device(self):
         if self.plen:
             await self.flush()
-        self.end(END_ETX)
+        self.end(_END_ETX)
 
     async def pump_device_to_peer(self, first):
         if first and self.take(first):  # bytes that came with the command line
@@ -290,7 +238,7 @@ class Session:
             if n is None:
                 continue
             if n == 0:
-                self.end(END_FIN)
+                self.end(_END_FIN)
                 return
             if self.dle_mode:
                 data = escaped_mv[: dle.escape_into(buf, n, escaped)]
@@ -341,7 +289,7 @@ class Listener:
         epoch = net.epoch() if hasattr(net, "epoch") else 0
         while True:
             try:
-                await asyncio.wait_for_ms(aio.readable(self.sock), CHECK_MS)
+                await asyncio.wait_for_ms(aio.readable(self.sock), _CHECK_MS)
             except asyncio.TimeoutError:
                 if hasattr(net, "epoch") and net.epoch() != epoch and net.is_up():
                     epoch = net.epoch()  # the link came back: listen on a fresh socket
@@ -365,21 +313,20 @@ class Listener:
 class Modem:
     """The modem application. `uart` and `net` follow the board contract; `state_dir` holds
     the settings file; `board` (optional) receives serial-port and modem-line changes;
-    `chunk` is the most the data path reads at once in each direction (a host can afford
-    more than an ESP32)."""
+    `buffers` (databuf.Buffers, made with the ESP32's read size when not given) are the data
+    path's buffers."""
 
-    def __init__(self, uart, net, state_dir, board=None, chunk=2048, console=print):
-        if not 0 < chunk < 16384:  # dle.unescape_into packs offsets in 14 bits
-            raise ValueError("chunk must be 1..16383")
+    def __init__(self, uart, net, state_dir, board=None, buffers=None, console=print):
+        if buffers is None:
+            buffers = databuf.Buffers()
         self.uart = uart
         self.net = net
         self.board = board
-        self.chunk = chunk
-        # The data path's buffers, made once: sessions come and go without heap churn.
-        self.device_buf = bytearray(chunk)
-        self.peer_buf = bytearray(chunk)
-        self.escape_buf = bytearray(2 * chunk)  # the peer's bytes DLE-escaped: at most doubled
-        self.pending_mv = memoryview(bytearray(max(SEGMENT, UDP_PAYLOAD) + chunk))
+        self.chunk = buffers.chunk
+        self.device_buf = buffers.device
+        self.peer_buf = buffers.peer
+        self.escape_buf = buffers.escaped
+        self.pending_mv = buffers.pending
         self.log = Log(console=console)
         self.settings = cfg.Settings(cfg.Store(state_dir))
         for problem in self.settings.problems:
@@ -579,9 +526,9 @@ class Modem:
         if not host or not port:
             raise CmdError(34882)
         # The board honours the timeout; the engine does too, should a board hang.
-        connecting = self.net.connect(host, port, CONNECT_TIMEOUT_MS)
+        connecting = self.net.connect(host, port, _CONNECT_TIMEOUT_MS)
         what = "connect %s:%d" % (host, port)
-        sock = await self.opened(what, asyncio.wait_for_ms(connecting, CONNECT_TIMEOUT_MS + 500))
+        sock = await self.opened(what, asyncio.wait_for_ms(connecting, _CONNECT_TIMEOUT_MS + 500))
         self.log("connected to %s:%d" % (host, port))
         self.session = self.tcp_session(sock, profile)
 
@@ -593,10 +540,10 @@ class Modem:
             self.log("%s timed out" % what)
         except ResolveError:
             self.log("%s: cannot resolve" % what)
-            raise CmdError(E_DNS)
+            raise CmdError(_E_DNS)
         except OSError as e:
             self.log("%s failed: %r" % (what, e))
-        raise CmdError(E_OPEN_FAILED)
+        raise CmdError(_E_OPEN_FAILED)
 
     def tcp_session(self, sock, profile):
         st = self.settings
@@ -609,74 +556,21 @@ class Modem:
         )
 
     async def open_udp(self):
-        """AT#OUDP: a UDP session with UDPSERV:UDPPORT (spec §8)."""
+        """AT#OUDP (spec §8): the UDP code lives in udp.py, loaded on first use (not when the
+        command fails at once: the modem's heap stays flat while AT#OUDP keeps failing)."""
         self.check_can_open()
-        st = self.settings
-        host = st.get("UDPSERV")
-        port = st.get("UDPPORT")
-        if not host or not port:
-            raise CmdError(34882)
-        what = "udp %s:%d" % (host, port)
-        sock, addr = await self.opened(what, self.net.udp(host, port, st.get("OUTPORT")))
-        self.log("udp session with %s:%d" % (host, port))
-        link = UdpLink(sock, addr, self.log)
-        self.session = Session(self, link, st.get("UDPDLEMODE") == 1, st.get("UDPTXDELAY"))
+        import udp
+
+        await udp.open_udp(self)
 
     async def ping(self):
-        """AT#PING: PINGNUM echo requests to PINGREMOTE, PINGDELAY seconds apart; a line per
-        reply as it comes ("alive" is what Multi-Tech's driver looks for)."""
+        """AT#PING: the ICMP code lives in ping.py, loaded on first use (as for AT#OUDP, not
+        while the bearer is down)."""
         if not self.net.is_up():
             raise CmdError(35867)
-        st = self.settings
-        host = st.get("PINGREMOTE")
-        if not host:
-            raise CmdError(34882)
-        try:
-            sock, addr, ip = await self.net.icmp(host)
-        except ResolveError:
-            raise CmdError(E_DNS)
-        except OSError as e:  # e.g. no privilege for raw sockets on a host
-            self.log("no ICMP socket: %r" % (e,))
-            raise CmdError(E_OPEN_FAILED)
-        ident = int.from_bytes(os.urandom(2), "big")
-        alive = 0
-        wait_ms = st.get("PINGDELAY") * 1000
-        try:
-            for seq in range(1, st.get("PINGNUM") + 1):
-                sent = ticks_ms()
-                try:
-                    sock.sendto(ping.echo_request(ident, seq), addr)
-                    rtt = await self.echo_reply(sock, ident, seq, sent, wait_ms)
-                except OSError as e:
-                    self.log("ping %s: %r" % (ip, e))
-                    rtt = None
-                if rtt is None:
-                    line = "#PING: %s no reply" % ip
-                else:
-                    alive += 1
-                    line = "#PING: %s is alive, time=%d ms" % (ip, rtt)
-                await self.send(self.interp.fmt.info(line))
-                left = wait_ms - ticks_diff(ticks_ms(), sent)
-                if seq < st.get("PINGNUM") and left > 0:
-                    await asyncio.sleep_ms(left)
-        finally:
-            sock.close()
-        if not alive:
-            raise CmdError(E_OPEN_FAILED)
+        import ping
 
-    async def echo_reply(self, sock, ident, seq, sent, wait_ms):
-        """Milliseconds until the matching echo reply, or None after wait_ms."""
-        while True:
-            left = wait_ms - ticks_diff(ticks_ms(), sent)
-            if left <= 0:
-                return None
-            try:
-                await asyncio.wait_for_ms(aio.readable(sock), left)
-            except asyncio.TimeoutError:
-                return None
-            packet = sock.recvfrom(1024)[0]
-            if ping.reply_seq(packet, ident) == seq:
-                return ticks_diff(ticks_ms(), sent)
+        await ping.run(self)
 
     async def listen(self, profile):
         self.check_can_open()
@@ -688,7 +582,7 @@ class Modem:
             sock = self.net.listen(port)
         except OSError as e:
             self.log("listen on %d failed: %r" % (port, e))
-            raise CmdError(E_OPEN_FAILED)
+            raise CmdError(_E_OPEN_FAILED)
         listener = Listener(self, sock, profile, allowed)
         self.listener = listener
         listener.task = asyncio.create_task(listener.run())

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from databuf import CHUNK as ESP32_CHUNK  # what boards/esp32 reads at once
 from harness import (
     CLOSED,
     OK,
@@ -30,9 +31,6 @@ MiB = 1 << 20
 # The firmware as .mpy leaves about 60 KB of this heap free: the VM dies with MemoryError if
 # the bridge buffers a transfer instead of applying backpressure.
 SMALL_HEAP = "128k"
-
-
-ESP32_CHUNK = 2048  # what boards/esp32 reads at once: the memory picture of the real board
 
 
 @pytest.fixture

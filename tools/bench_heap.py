@@ -131,7 +131,7 @@ def _sessions(fw, peer, count, listen_port):
     return count
 
 
-ESP32_CHUNK = 2048
+ESP32_CHUNK = 1024  # firmware/databuf.py CHUNK: what the ESP32 board reads at once
 
 
 def probe(heap, kind, data, workdir, sessions=200, log=None):

@@ -57,12 +57,16 @@ def compile_firmware(mpy_cross, out_dir):
         os.path.join(ROOT, "firmware", n)
         for n in sorted(os.listdir(os.path.join(ROOT, "firmware")))
     ]
-    sources.append(os.path.join(ROOT, "boards", "unix", "board.py"))
+    sources += [os.path.join(ROOT, "boards", "unix", n) for n in ("app.py", "board.py")]
+    # main.py stays source, as on the ESP32, and runs from out_dir: the VM puts a script's own
+    # folder first on sys.path, so boards/unix/main.py would import app.py and board.py as source.
+    shutil.copy(MAIN, os.path.join(out_dir, "main.py"))
     for src in sources:
         if not src.endswith(".py"):
             continue
         dst = os.path.join(out_dir, os.path.basename(src)[:-3] + ".mpy")
-        subprocess.run([mpy_cross, "-o", dst, src], check=True)
+        # As tools/deploy.py does: no line numbers, which would take heap.
+        subprocess.run([mpy_cross, "-X", "no-source-lines", "-o", dst, src], check=True)
 
 
 def make_link(link, target):
@@ -114,7 +118,8 @@ class Launcher:
         cmd = [self.mpy]
         if self.args.heap:
             cmd += ["-X", "heapsize=%s" % self.args.heap]
-        cmd += [MAIN, "--fd", str(self.master), "--state", self.args.state, "--ip", self.args.ip]
+        main = os.path.join(self.mpy_dir, "main.py") if self.mpy_dir else MAIN
+        cmd += [main, "--fd", str(self.master), "--state", self.args.state, "--ip", self.args.ip]
         if self.args.faults:
             cmd += ["--faults", self.args.faults]
         if self.args.chunk:

@@ -86,6 +86,10 @@ class Parts:
 
 
 def build(cfg, console=print):
+    import databuf
+
+    # The data path's buffers first, while the heap is still in one piece (see databuf.py).
+    buffers = databuf.Buffers()
     import hooks
     import modem
     import uart
@@ -127,7 +131,7 @@ def build(cfg, console=print):
         log=console,
     )
     _mkdir(cfg.STATE_DIR)
-    m = modem.Modem(stream, net, cfg.STATE_DIR, board, console=console)
+    m = modem.Modem(stream, net, cfg.STATE_DIR, board, buffers, console=console)
     engine.append(m)
     net.log = m.log
     board.log = m.log
