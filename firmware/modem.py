@@ -12,6 +12,10 @@ The UART and network come from the board (see docs/architecture.md, "The board c
 
 import asyncio
 
+# asyncio loads these from its submodules on first use: load them now, while the heap is still
+# in one piece, not in the middle of a session.
+asyncio.Event, asyncio.Lock, asyncio.wait_for_ms  # noqa: B018
+
 import aio
 import databuf
 import dle

@@ -172,8 +172,8 @@ class Store:
             f = open(self.path)
         except OSError:
             return None
-        try:
-            data = json.loads(f.read())
+        try:  # read from the stream: no copy of the whole file in one piece of heap
+            data = json.load(f)
         finally:
             f.close()
         if not isinstance(data, dict):
@@ -181,10 +181,9 @@ class Store:
         return data
 
     def save(self, data):
-        text = json.dumps(data)
         f = open(self.tmp, "w")
         try:
-            f.write(text)
+            json.dump(data, f)  # written piece by piece, as for load()
             f.flush()
         finally:
             f.close()
