@@ -18,24 +18,16 @@ import bench_rig as rig
 
 ROOT = rig.ROOT
 
-FIRMWARE_MODULES = [
-    "compat",
-    "log",
-    "neterr",
-    "results",
-    "dle",
-    "atline",
-    "atparse",
-    "settings",
-    "interpreter",
-    "ping",
-    "aio",
-    "modem",
-    "board",
-]
+# What a board imports at boot (boards/unix/app.py: databuf, then board and modem, which import
+# the rest); everything else in firmware/ is imported on first use and measured on its own.
+BOOT_MODULES = ["databuf", "app", "board", "modem"]
+# Not measured on their own: dle_native is imported once by dle and dropped (its share is in the
+# boot figure's peak, not its resident heap); dle_portable only loads where viper is missing.
+NOT_LAZY = ("dle_native", "dle_portable")
 
 CODE_SCRIPT = """
 import gc
+import sys
 gc.collect()
 a = gc.mem_alloc()
 import asyncio
@@ -45,6 +37,19 @@ import %s
 gc.collect()
 c = gc.mem_alloc()
 print("HEAP", a, b, c, gc.mem_alloc() + gc.mem_free())
+print("LOADED", " ".join(sorted(k for k in sys.modules)))
+for name in %r:
+    if name in sys.modules:
+        continue
+    before = list(sys.modules)
+    gc.collect()
+    x = gc.mem_alloc()
+    __import__(name)
+    gc.collect()
+    print("LAZY", name, gc.mem_alloc() - x)
+    for k in list(sys.modules):
+        if k not in before:
+            del sys.modules[k]
 """
 
 
@@ -60,26 +65,22 @@ def _launcher():
 
 
 def code_heap(heapsize=512 * 1024):
-    """{'vm': bytes at start, 'asyncio': +asyncio, 'firmware': +firmware .mpy, 'usable': ...}."""
+    """The code's heap share, imported from .mpy as tools/modem.py --mpy runs it: {'vm': bytes
+    at start, 'asyncio': +asyncio, 'firmware': + what boots, 'lazy': {module: bytes} of each
+    module imported on first use, alone, ...}."""
     launcher = _launcher()
     mpy = launcher.find_micropython(None)
     cross = launcher.find_mpy_cross(mpy)
-    modules = [
-        m
-        for m in FIRMWARE_MODULES
-        if os.path.exists(os.path.join(ROOT, "firmware", m + ".py")) or m == "board"
-    ]
-    extra = sorted(
+    others = sorted(
         n[:-3]
         for n in os.listdir(os.path.join(ROOT, "firmware"))
-        if n.endswith(".py") and n[:-3] not in modules
+        if n.endswith(".py") and n[:-3] not in BOOT_MODULES and n[:-3] not in NOT_LAZY
     )
-    modules += extra
     with tempfile.TemporaryDirectory(prefix="bench-code-") as d:
         launcher.compile_firmware(cross, d)
         script = os.path.join(d, "codeheap.py")
         with open(script, "w") as f:
-            f.write(CODE_SCRIPT % ", ".join(modules))
+            f.write(CODE_SCRIPT % (", ".join(BOOT_MODULES), others))
         env = dict(os.environ, MICROPYPATH=d + ":.frozen")
         proc = subprocess.run(
             [mpy, "-X", "heapsize=%d" % heapsize, script],
@@ -92,20 +93,31 @@ def code_heap(heapsize=512 * 1024):
         sizes = {}
         for n in os.listdir(d):
             if n.endswith(".mpy"):
-                sizes[n] = os.path.getsize(os.path.join(d, n))
+                sizes[n[:-4]] = os.path.getsize(os.path.join(d, n))
+    out = {}
+    lazy = {}
+    loaded = []
     for line in proc.stdout.splitlines():
         if line.startswith("HEAP "):
             a, b, c, total = (int(x) for x in line.split()[1:])
-            return {
+            out = {
                 "vm": a,
                 "asyncio": b - a,
                 "firmware": c - b,
                 "total": c,
                 "usable_fraction": total / float(heapsize),
-                "mpy_bytes": sum(sizes.values()),
-                "modules": modules,
             }
-    raise rig.RigError("code heap script failed: %s%s" % (proc.stdout, proc.stderr))
+        elif line.startswith("LOADED "):
+            loaded = [m for m in line.split()[1:] if m in sizes]
+        elif line.startswith("LAZY "):
+            _tag, name, n = line.split()
+            lazy[name] = int(n)
+    if not out or proc.returncode:
+        raise rig.RigError("code heap script failed: %s%s" % (proc.stdout, proc.stderr))
+    out["modules"] = loaded
+    out["mpy_bytes"] = sum(sizes[m] for m in loaded)
+    out["lazy"] = lazy
+    return out
 
 
 def _sessions(fw, peer, count, listen_port):

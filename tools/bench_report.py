@@ -308,10 +308,13 @@ def page(res, chart_name):
         add("")
         code = heap["code"]
         add(
-            "The unix VM loads the `.mpy` files into its heap; on the ESP32 the firmware is "
-            "frozen into flash (`manifest.py`) and its bytecode takes no heap. So the code's "
-            "share is measured on its own: a VM imports every firmware module from `.mpy` "
-            "(%s) and reports `gc.mem_alloc()` after `gc.collect()`." % ", ".join(code["modules"])
+            "A `.mpy` file is loaded into the heap: on this VM, and on an ESP32 where "
+            "`tools/deploy.py` copies the firmware as `.mpy` files. Only code frozen into a "
+            "custom build (`manifest.py`) runs from flash. So the code's share is measured on "
+            "its own: a VM imports what a board imports at boot (%s) from `.mpy` files and "
+            "reports `gc.mem_alloc()` after `gc.collect()`; then each module the firmware "
+            "imports on first use (the command groups, UDP, ping), alone."
+            % ", ".join(code["modules"])
         )
         add("")
         add("| what | heap |")
@@ -319,11 +322,20 @@ def page(res, chart_name):
         add("| the VM at start | %s |" % kib(code["vm"]))
         add("| + `import asyncio` (frozen in the VM) | %s |" % kib(code["asyncio"]))
         add(
-            "| + the firmware's modules (%d bytes of .mpy) | %s |"
+            "| + the firmware's modules loaded at boot (%d bytes of .mpy) | %s |"
             % (code["mpy_bytes"], kib(code["firmware"]))
         )
         add("| total after the imports | %s |" % kib(code["total"]))
         add("")
+        lazy = code.get("lazy") or {}
+        if lazy:
+            add(
+                "Loaded on first use, each alone (interpreter.py forgets the command groups "
+                "again after a line when less than 24 KiB are free): "
+                + ", ".join("`%s` %s" % (k, kib(v)) for k, v in sorted(lazy.items()))
+                + "."
+            )
+            add("")
         step = heap["step"]
         add(
             "Smallest `micropython -X heapsize=N` (bisection between %s and %s, %d KiB steps; "
