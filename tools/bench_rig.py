@@ -34,6 +34,9 @@ CLOSED = b"\r\nOk_Info_SocketClosed\r\n"
 ETX = b"\x03"
 
 WRITE_CHUNK = 65536
+# TCPTXDELAY holds back at most one partial segment (< 1460 bytes) for up to its delay, by design:
+# the throughput clock of the peer's reader stops when all but that much has arrived.
+HELD_TAIL = 1460
 READ_CHUNK = 262144
 
 
@@ -396,6 +399,7 @@ class _Stream(threading.Thread):
         self.fn, self.args = fn, args
         self.done = 0  # bytes moved so far
         self.end = None  # time.perf_counter() when finished
+        self.tail = None  # (peer's reader) when all but HELD_TAIL bytes had arrived
         self.error = None
         self.go = None
 
@@ -448,6 +452,8 @@ def _sock_reader(st, sock, out):
             raise EOFError("the peer socket ended after %d of %d bytes" % (off, n))
         off += got
         st.done = off
+        if st.tail is None and off >= n - HELD_TAIL:
+            st.tail = time.perf_counter()
 
 
 def common_prefix(a, b):
@@ -495,8 +501,10 @@ def transfer(fd, conn, up=None, down=None, stall=15.0, limit=300.0, kill=None):
 
     up = (device wire bytes, payload the peer must receive); down = (payload the peer sends,
     wire bytes the device must receive).  Times from the start of the first write to the last
-    byte received.  `kill()` is called when the transfer stalls for `stall` seconds (it must
-    unblock the threads: e.g. kill the rig); the result then counts the missing bytes as lost.
+    byte received (for the peer's reader: all but the last HELD_TAIL bytes, which TCPTXDELAY
+    may hold back by design).  `kill()` is called when the transfer stalls for `stall` seconds
+    (it must unblock the threads: e.g. kill the rig); the result then counts the missing bytes
+    as lost.
     """
     streams = []
     outs = []
@@ -548,7 +556,7 @@ def transfer(fd, conn, up=None, down=None, stall=15.0, limit=300.0, kill=None):
         failed = [s for s in streams if s.error is not None]
         if failed:
             error = "%s: %r" % (failed[0].fn.__name__, failed[0].error)
-    t1 = max(s.end or time.perf_counter() for s in streams)
+    t1 = max(s.tail or s.end or time.perf_counter() for s in streams)
     lost = 0
     for reader, out, expect, sent in outs:
         good = common_prefix(out[: reader.done], expect)
