@@ -272,3 +272,37 @@ def test_launcher_serial_line_comes_when_ready(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_every_command_group_in_a_small_heap(tmp_path):
+    """In a heap where interpreter.py must forget its command groups after each line (free
+    heap below 24 KiB), every kind of command still loads its group and answers right, line
+    after line, with sessions in between; the VM never reports a MemoryError."""
+    from databuf import CHUNK
+
+    m = EmulatedModem(tmp_path, heap="104k", mpy=True, chunk=CHUNK)
+    try:
+        m.connection_start()
+        p = free_port()
+        m.check('AT#TCPSERV=1,"127.0.0.1"', OK)  # the caller allowed to connect
+        version = m.cmd("AT#VVERSION")
+        assert version.startswith(b'\r\n#VERSION: "mtip-esp32_V') and version.endswith(OK)
+        for i in range(20):
+            m.check("ATS0=%d" % i, OK)  # cmd_basic
+            m.check("ATS0?", b"\r\n%03d\r\n" % i + OK)
+            m.check("AT+CPIN?", b"\r\n+CPIN: READY\r\n" + OK)  # cmd_plus
+            m.check("AT#TCPPORT=1,%d" % p, OK)  # cmd_params
+            m.check("AT#TCPPORT=1", b"\r\n#TCPPORT: 1,%d\r\n" % p + OK)
+            m.check("AT#VVERSION", version)  # cmd_info
+            m.check("AT#LTCPSTART=1", OK)  # cmd_session, then a session and back
+            peer = connect(p)
+            m.expect_exact(WAITING)
+            peer.sendall(b"ping %d" % i)
+            assert m.read_exact(len(b"ping %d" % i)) == b"ping %d" % i
+            peer.close()
+            m.expect_exact(b"\x03" + CLOSED)  # DLEMODE 1: an ETX ends the data first
+        err = m.stderr()
+        assert "MemoryError" not in err and "fault:" not in err, err[-2000:]
+        m.check("AT", OK)
+    finally:
+        m.close()
