@@ -11,6 +11,7 @@ takes their code back; the next command loads its group again. This keeps what t
 set costs in RAM to this module plus one group.
 """
 
+import gc
 import sys
 
 import atparse
@@ -18,8 +19,6 @@ import results
 import settings as cfg
 from atline import TOO_LONG
 from atparse import ACTION, SET
-
-import gc
 
 # MicroPython's free heap; CPython has none to save, so its command groups stay loaded.
 _mem_free = getattr(gc, "mem_free", None)
@@ -40,6 +39,8 @@ E_ALREADY_UP = 35840
 E_BAD_EVENT = 35866
 E_NOT_ACTIVE = 35867
 E_BUSY = 37123
+E_OPEN_FAILED = 38016  # a session or ping could not open
+E_DNS = 38027  # the host name did not resolve
 # 27.007 +CME ERROR numbers for basic and + commands when AT+CMEE is on
 CME_NOT_ALLOWED = 3
 CME_NOT_SUPPORTED = 4

@@ -23,7 +23,7 @@ import results
 import settings as cfg
 from atline import LineAssembler
 from compat import const, ticks_diff, ticks_ms
-from interpreter import CmdError, Interpreter
+from interpreter import E_DNS, E_OPEN_FAILED, CmdError, Interpreter
 from log import Log
 from neterr import BearerError, ResolveError
 
@@ -44,8 +44,6 @@ _END_IDLE = const(3)  # no traffic for TCPINACTIVITYTIMER seconds
 _END_LINK = const(4)  # the bearer went down
 _END_LOCAL = const(5)  # closed by the modem itself (DTR drop, reset)
 
-_E_OPEN_FAILED = const(38016)  # (ping.py has its own copies of these two)
-_E_DNS = const(38027)
 _E_PEER_CLOSED = const(37966)
 _E_LINK_LOST = const(35841)
 
@@ -544,10 +542,10 @@ class Modem:
             self.log("%s timed out" % what)
         except ResolveError:
             self.log("%s: cannot resolve" % what)
-            raise CmdError(_E_DNS)
+            raise CmdError(E_DNS)
         except OSError as e:
             self.log("%s failed: %r" % (what, e))
-        raise CmdError(_E_OPEN_FAILED)
+        raise CmdError(E_OPEN_FAILED)
 
     def tcp_session(self, sock, profile):
         st = self.settings
@@ -586,7 +584,7 @@ class Modem:
             sock = self.net.listen(port)
         except OSError as e:
             self.log("listen on %d failed: %r" % (port, e))
-            raise CmdError(_E_OPEN_FAILED)
+            raise CmdError(E_OPEN_FAILED)
         listener = Listener(self, sock, profile, allowed)
         self.listener = listener
         listener.task = asyncio.create_task(listener.run())

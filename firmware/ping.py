@@ -10,12 +10,9 @@ Raw sockets hand back the IPv4 header in front of the ICMP message (Linux, lwIP)
 import asyncio
 import os
 
-from compat import const, ticks_diff, ticks_ms
-from interpreter import CmdError
+from compat import ticks_diff, ticks_ms
+from interpreter import E_DNS, E_OPEN_FAILED, E_VALUE, CmdError
 from neterr import ResolveError
-
-_E_OPEN_FAILED = const(38016)  # as in modem.py
-_E_DNS = const(38027)
 
 
 def checksum(data):
@@ -57,14 +54,14 @@ async def run(modem):
     st = modem.settings
     host = st.get("PINGREMOTE")
     if not host:
-        raise CmdError(34882)
+        raise CmdError(E_VALUE)
     try:
         sock, addr, ip = await modem.net.icmp(host)
     except ResolveError:
-        raise CmdError(_E_DNS)
+        raise CmdError(E_DNS)
     except OSError as e:  # e.g. no privilege for raw sockets on a host
         modem.log("no ICMP socket: %r" % (e,))
-        raise CmdError(_E_OPEN_FAILED)
+        raise CmdError(E_OPEN_FAILED)
     ident = int.from_bytes(os.urandom(2), "big")
     alive = 0
     wait_ms = st.get("PINGDELAY") * 1000
@@ -89,7 +86,7 @@ async def run(modem):
     finally:
         sock.close()
     if not alive:
-        raise CmdError(_E_OPEN_FAILED)
+        raise CmdError(E_OPEN_FAILED)
 
 
 async def echo_reply(sock, ident, seq, sent, wait_ms):

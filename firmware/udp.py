@@ -7,7 +7,7 @@ RAM for its code is only taken then.
 import aio
 from compat import const
 from databuf import UDP_PAYLOAD
-from interpreter import CmdError
+from interpreter import E_VALUE, CmdError
 from modem import Session
 
 EAGAIN = const(11)  # the same number on the ESP32 (newlib) and Linux
@@ -70,7 +70,7 @@ async def open_udp(modem):
     host = st.get("UDPSERV")
     port = st.get("UDPPORT")
     if not host or not port:
-        raise CmdError(34882)
+        raise CmdError(E_VALUE)
     what = "udp %s:%d" % (host, port)
     sock, addr = await modem.opened(what, modem.net.udp(host, port, st.get("OUTPORT")))
     modem.log("udp session with %s:%d" % (host, port))

@@ -36,8 +36,8 @@ from harness import (
 from test_robust_common import report
 
 ETX = b"\x03"
-CHECK_S = 1.0  # the engine checks the link once a second (modem.CHECK_MS)
-CONNECT_TIMEOUT_S = 8.0  # modem.CONNECT_TIMEOUT_MS
+CHECK_S = 1.0  # the engine checks the link once a second (modem._CHECK_MS)
+CONNECT_TIMEOUT_S = 8.0  # modem._CONNECT_TIMEOUT_MS
 
 
 class Server:
