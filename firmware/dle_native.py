@@ -9,7 +9,8 @@ lives (a `del` of the name would not free it).
 # allocation-free. Four bytes at a time are tested for a DLE or an ETX at once (the "has a zero
 # byte" word trick on w ^ 0x10101010 and w ^ 0x03030303) and copied without further tests when
 # they hold neither; `src` is a bytearray, whose data the GC keeps 16-byte aligned, so the word
-# loads are aligned (the ESP32 faults on unaligned ones).
+# loads are aligned (the ESP32 faults on unaligned ones). A word's low byte is its first in
+# memory (both targets are little-endian); escape_native walks whole words, then the tail bytes.
 # Compiled from source text, so the module stays plain bytecode (mpy-cross needs no -march) and
 # each port's own native emitter builds them (x64 on the unix VM, xtensawin on the ESP32).
 # unescape_native packs its results in one small int: count in bits 0-13, where the rest
@@ -20,21 +21,31 @@ _ESCAPE_SOURCE = """
 def escape_native(src: ptr8, n: int, dst: ptr8) -> int:
     s32 = ptr32(src)
     o = 0
-    i = 0
+    words = n >> 2
+    k = 0
+    while k < words:
+        w = s32[k]
+        k += 1
+        x = w ^ 0x10101010
+        y = w ^ 0x03030303
+        if (((x - 0x01010101) & (~x)) | ((y - 0x01010101) & (~y))) & 0x80808080 == 0:
+            dst[o] = w
+            dst[o + 1] = w >> 8
+            dst[o + 2] = w >> 16
+            dst[o + 3] = w >> 24
+            o += 4
+            continue
+        j = 0
+        while j < 32:
+            b = (w >> j) & 0xFF
+            if b == 0x10 or b == 0x03:
+                dst[o] = 0x10
+                o += 1
+            dst[o] = b
+            o += 1
+            j += 8
+    i = words << 2
     while i < n:
-        if (i & 3) == 0 and i + 4 <= n:
-            w = s32[i >> 2]
-            x = w ^ 0x10101010
-            y = w ^ 0x03030303
-            special = ((x - 0x01010101) & (~x)) | ((y - 0x01010101) & (~y))
-            if (special & 0x80808080) == 0:
-                dst[o] = w
-                dst[o + 1] = w >> 8
-                dst[o + 2] = w >> 16
-                dst[o + 3] = w >> 24
-                o += 4
-                i += 4
-                continue
         b = src[i]
         if b == 0x10 or b == 0x03:
             dst[o] = 0x10
