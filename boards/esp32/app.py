@@ -90,6 +90,9 @@ def build(cfg, console=print):
 
     # The data path's buffers first, while the heap is still in one piece (see databuf.py).
     buffers = databuf.Buffers()
+    import preload
+
+    preload.preload(("hooks", "uart", "wifi"))
     import hooks
     import modem
     import uart

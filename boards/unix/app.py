@@ -67,6 +67,9 @@ def main():
         buffers = databuf.Buffers(chunk)
     except ValueError as e:
         _usage("--chunk: %s" % e)
+    import preload
+
+    preload.preload(("board",))
     import board
     import modem
 
