@@ -20,6 +20,7 @@ _ESCAPE_SOURCE = """
 @micropython.viper
 def escape_native(src: ptr8, n: int, dst: ptr8) -> int:
     s32 = ptr32(src)
+    base = uint(dst)
     o = 0
     words = n >> 2
     k = 0
@@ -29,10 +30,7 @@ def escape_native(src: ptr8, n: int, dst: ptr8) -> int:
         x = w ^ 0x10101010
         y = w ^ 0x03030303
         if (((x - 0x01010101) & (~x)) | ((y - 0x01010101) & (~y))) & 0x80808080 == 0:
-            dst[o] = w
-            dst[o + 1] = w >> 8
-            dst[o + 2] = w >> 16
-            dst[o + 3] = w >> 24
+            STORE_WORD
             o += 4
             continue
         j = 0
@@ -60,6 +58,7 @@ _UNESCAPE_SOURCE = """
 @micropython.viper
 def unescape_native(src: ptr8, n: int, dst: ptr8, off: int, pending: int) -> int:
     s32 = ptr32(src)
+    base = uint(dst)
     i = 0
     o = off
     if pending:
@@ -75,10 +74,7 @@ def unescape_native(src: ptr8, n: int, dst: ptr8, off: int, pending: int) -> int
             y = w ^ 0x03030303
             special = ((x - 0x01010101) & (~x)) | ((y - 0x01010101) & (~y))
             if (special & 0x80808080) == 0:
-                dst[o] = w
-                dst[o + 1] = w >> 8
-                dst[o + 2] = w >> 16
-                dst[o + 3] = w >> 24
+                STORE_WORD
                 o += 4
                 i += 4
                 continue
@@ -99,14 +95,56 @@ def unescape_native(src: ptr8, n: int, dst: ptr8, off: int, pending: int) -> int
 """
 
 
-def compile_native():
-    """(escape_native, unescape_native), or None where they cannot be compiled."""
+# How a word without DLE or ETX goes out: four byte stores anywhere, or one word store where a
+# store to any address is allowed (x86, 64-bit ARM). The ESP32's Xtensa faults on a word store
+# to an unaligned address, and after an escape the output is unaligned.
+_BYTE_STORES = (
+    "dst[o] = w",
+    "dst[o + 1] = w >> 8",
+    "dst[o + 2] = w >> 16",
+    "dst[o + 3] = w >> 24",
+)
+_WORD_STORE = ("ptr32(base + o)[0] = w",)
+
+
+def unaligned_stores_ok():
+    """True where a word may be stored at any address: Linux on x86 or 64-bit ARM."""
+    import sys
+
+    if sys.platform != "linux":
+        return False
+    try:
+        import platform
+
+        name = platform.platform()
+    except (ImportError, AttributeError):
+        return False
+    return "x86_64" in name or "aarch64" in name or "i686" in name
+
+
+def _source(text, word_stores):
+    lines = []
+    for line in text.split("\n"):
+        if line.strip() == "STORE_WORD":
+            pad = line[: len(line) - len(line.lstrip())]
+            for store in _WORD_STORE if word_stores else _BYTE_STORES:
+                lines.append(pad + store)
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def compile_native(word_stores=None):
+    """(escape_native, unescape_native), or None where they cannot be compiled.
+    `word_stores`: see _WORD_STORE; None: where unaligned_stores_ok()."""
     try:
         import micropython  # type: ignore[import-not-found]
 
+        if word_stores is None:
+            word_stores = unaligned_stores_ok()
         scope = {"micropython": micropython}
-        for source in (_ESCAPE_SOURCE, _UNESCAPE_SOURCE):
-            exec(source, scope)
+        for text in (_ESCAPE_SOURCE, _UNESCAPE_SOURCE):
+            exec(_source(text, word_stores), scope)
         return scope["escape_native"], scope["unescape_native"]
     except Exception:  # CPython, or no native emitter in this build
         return None
