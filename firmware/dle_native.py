@@ -107,6 +107,10 @@ _BYTE_STORES = (
 _WORD_STORE = ("ptr32(base + o)[0] = w",)
 
 
+# Set to False or True before dle is imported to choose; None: unaligned_stores_ok().
+WORD_STORES = None
+
+
 def unaligned_stores_ok():
     """True where a word may be stored at any address: Linux on x86 or 64-bit ARM."""
     import sys
@@ -136,12 +140,12 @@ def _source(text, word_stores):
 
 def compile_native(word_stores=None):
     """(escape_native, unescape_native), or None where they cannot be compiled.
-    `word_stores`: see _WORD_STORE; None: where unaligned_stores_ok()."""
+    `word_stores`: see _WORD_STORE; None: WORD_STORES, else where unaligned_stores_ok()."""
     try:
         import micropython  # type: ignore[import-not-found]
 
         if word_stores is None:
-            word_stores = unaligned_stores_ok()
+            word_stores = WORD_STORES if WORD_STORES is not None else unaligned_stores_ok()
         scope = {"micropython": micropython}
         for text in (_ESCAPE_SOURCE, _UNESCAPE_SOURCE):
             exec(_source(text, word_stores), scope)

@@ -386,7 +386,9 @@ def page(res, chart_name):
             "moving 0 bytes, divided by the payload bytes. Under valgrind the VM is the slow "
             "side, so every read fills the engine's buffer: this is the "
             "cost per byte of bulk data, not of a trickle. Kernel work (pty, TCP) is not "
-            "counted." % (cg["bytes"] >> 10)
+            "counted. These runs use the ESP32's DLE kernels (byte stores; on this x86 host the "
+            "firmware otherwise stores whole words, firmware/dle_native.py), so the figures "
+            "below speak for the ESP32." % (cg["bytes"] >> 10)
         )
         add("")
         add(

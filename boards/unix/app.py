@@ -67,6 +67,12 @@ def main():
         buffers = databuf.Buffers(chunk)
     except ValueError as e:
         _usage("--chunk: %s" % e)
+    import os
+
+    if os.getenv("MTIP_DLE_BYTE_STORES"):  # the ESP32's DLE kernels (tools/bench_callgrind.py)
+        import dle_native
+
+        dle_native.WORD_STORES = False
     import preload
 
     preload.preload(("board",))
