@@ -23,7 +23,16 @@ import results
 import settings as cfg
 from atline import LineAssembler
 from compat import const, ticks_diff, ticks_ms
-from interpreter import E_DNS, E_OPEN_FAILED, CmdError, Interpreter
+from interpreter import (
+    E_ALREADY_UP,
+    E_BUSY,
+    E_DNS,
+    E_NOT_ACTIVE,
+    E_OPEN_FAILED,
+    E_VALUE,
+    CmdError,
+    Interpreter,
+)
 from log import Log
 from neterr import BearerError, ResolveError
 
@@ -482,7 +491,7 @@ class Modem:
 
     async def bearer_up(self):
         if self.net.is_up():
-            raise CmdError(35840)
+            raise CmdError(E_ALREADY_UP)
         try:
             ip = await self.net.up()
         except BearerError as e:
@@ -517,16 +526,16 @@ class Modem:
 
     def check_can_open(self):
         if not self.net.is_up():
-            raise CmdError(35867)
+            raise CmdError(E_NOT_ACTIVE)
         if self.busy():
-            raise CmdError(37123)
+            raise CmdError(E_BUSY)
 
     async def open_tcp(self, profile):
         self.check_can_open()
         host = self.settings.get("TCPSERV", profile)
         port = self.settings.get("TCPPORT", profile)
         if not host or not port:
-            raise CmdError(34882)
+            raise CmdError(E_VALUE)
         # The board honours the timeout; the engine does too, should a board hang.
         connecting = self.net.connect(host, port, _CONNECT_TIMEOUT_MS)
         what = "connect %s:%d" % (host, port)
@@ -569,7 +578,7 @@ class Modem:
         """AT#PING: the ICMP code lives in ping.py, loaded on first use (as for AT#OUDP, not
         while the bearer is down)."""
         if not self.net.is_up():
-            raise CmdError(35867)
+            raise CmdError(E_NOT_ACTIVE)
         import ping
 
         await ping.run(self)
@@ -579,7 +588,7 @@ class Modem:
         allowed = self.settings.get("TCPSERV", profile)
         port = self.settings.get("TCPPORT", profile)
         if not port or not cfg.is_ipv4(allowed):  # the filter must be dotted decimal
-            raise CmdError(34882)
+            raise CmdError(E_VALUE)
         try:
             sock = self.net.listen(port)
         except OSError as e:
