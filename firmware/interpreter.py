@@ -213,6 +213,8 @@ class Interpreter:
 
     def release(self):
         """Forget the loaded command groups, so the GC can take their code back."""
+        if not self.groups:  # nothing to give back: no collection per line on a small heap
+            return
         for name in self.groups:
             sys.modules.pop(name, None)
         self.groups.clear()
