@@ -103,6 +103,18 @@ def payload(size, seed):
     return b"".join(parts)
 
 
+def chunked(data, cuts):
+    """Split `data` at the (sorted, possibly repeated -> empty chunks) positions in `cuts`."""
+    points = sorted(min(c, len(data)) for c in cuts)
+    parts = []
+    prev = 0
+    for p in points:
+        parts.append(data[prev:p])
+        prev = p
+    parts.append(data[prev:])
+    return parts
+
+
 def chunks(data, seed, lo=1, hi=4096):
     """Split `data` at random places (so DLE pairs and runs straddle writes)."""
     rnd = random.Random(seed)

@@ -13,6 +13,7 @@ import re
 import settings as cfg
 from atline import TOO_LONG, LineAssembler
 from fakes import FakeModem, TempDir, new_settings
+from harness import chunked
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from interpreter import Interpreter
@@ -48,17 +49,6 @@ cut_lists = st.lists(st.integers(0, 600), max_size=30)
 _FINAL_VERBOSE = re.compile(rb"(OK|ERROR|NO CARRIER|Ok_Info_[A-Za-z]+|[+#]CME ERROR: \d+)\Z")
 _CME_LINE = re.compile(rb"[+#]CME ERROR: \d+\Z")
 _NUMERIC = re.compile(rb"(\d+)\r(?!\n)")
-
-
-def chunked(data, cuts):
-    points = sorted(min(c, len(data)) for c in cuts)
-    chunks = []
-    prev = 0
-    for p in points:
-        chunks.append(data[prev:p])
-        prev = p
-    chunks.append(data[prev:])
-    return chunks
 
 
 def finals_of(out, verbose):

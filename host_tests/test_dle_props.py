@@ -7,6 +7,7 @@
 """
 
 import dle
+from harness import chunked
 from test_dle import feed_all, ref_decode  # the dual suite's reference helpers
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,18 +21,6 @@ payloads = st.one_of(
     st.binary(max_size=300),
     st.lists(_byte, max_size=300).map(bytes),
 )
-
-
-def chunked(data, cuts):
-    """Split `data` at the (sorted, possibly repeated -> empty chunks) positions in `cuts`."""
-    points = sorted(min(c, len(data)) for c in cuts)
-    chunks = []
-    prev = 0
-    for p in points:
-        chunks.append(data[prev:p])
-        prev = p
-    chunks.append(data[prev:])
-    return chunks
 
 
 cut_lists = st.lists(st.integers(0, 400), max_size=40)
