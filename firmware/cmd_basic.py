@@ -6,7 +6,16 @@ Each handler takes the Interpreter (`it`) and the parsed command; see interprete
 import results
 import settings as cfg
 from atparse import SET
-from interpreter import CME_NOT_ALLOWED, CME_NOT_SUPPORTED, IDENT, VERSION, CmdError, basic_value
+from errors import CME_NOT_ALLOWED, CME_NOT_SUPPORTED, CmdError
+from ident import IDENT, VERSION
+
+
+def basic_value(cmd, hi):
+    """The number after a basic command letter (`E1` -> 1; `E` -> 0), else CmdError."""
+    text = cmd.value or "0"
+    if len(text) > 3 or int(text) > hi:
+        raise CmdError(CME_NOT_ALLOWED)
+    return int(text)
 
 
 def run(it, cmd):

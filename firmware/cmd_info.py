@@ -3,7 +3,12 @@ AT#VLOG, ...), loaded on first use."""
 
 import settings as cfg
 from atparse import ACTION, TEST
-from interpreter import E_NOT_ACTIVE, STACK_ID, VERSION_LINE, CmdError
+from errors import E_NOT_ACTIVE, CmdError
+from ident import STACK_ID, VERSION_LINE
+
+
+TCP_NAMES = ("TCPSERV", "TCPPORT", "DLEMODE", "TCPTXDELAY", "TCPINACTIVITYTIMER")
+UDP_NAMES = ("UDPSERV", "UDPPORT", "UDPDLEMODE", "UDPTXDELAY")
 
 
 async def run(it, cmd, name):
@@ -28,14 +33,14 @@ def hash_vstate(it, cmd):
 
 
 def hash_vudp(it, cmd):
-    it.info(settings_lines(it, ("UDPSERV", "UDPPORT", "UDPDLEMODE", "UDPTXDELAY")))
+    it.info(settings_lines(it, UDP_NAMES))
 
 
 def hash_vtcp(it, cmd):
     profiles = cfg.PROFILES if cmd.op == ACTION else (it.profile_id(cmd),)
     lines = []
     for p in profiles:
-        for name in ("TCPSERV", "TCPPORT", "DLEMODE", "TCPTXDELAY", "TCPINACTIVITYTIMER"):
+        for name in TCP_NAMES:
             lines.append(it.show(name, it.settings.get(name, p), p))
     it.info(lines)
 
@@ -56,10 +61,10 @@ def hash_vall(it, cmd):
     lines = [STACK_ID]
     lines += settings_lines(it, ("GPRSMODE", "APNSERV", "APNUN", "APNPW", "GPRSCID")) + [""]
     lines += settings_lines(it, ("DNSSERV1", "DNSSERV2")) + [""]
-    for name in ("TCPSERV", "TCPPORT", "DLEMODE", "TCPTXDELAY", "TCPINACTIVITYTIMER"):
+    for name in TCP_NAMES + ("TCPRXDELAY",):
         lines += it.profile_lines(name)
     lines += settings_lines(it, ("OUTPORT",)) + [""]
-    lines += settings_lines(it, ("UDPSERV", "UDPPORT", "UDPDLEMODE", "UDPTXDELAY")) + [""]
+    lines += settings_lines(it, UDP_NAMES + ("UDPRXDELAY",)) + [""]
     lines += settings_lines(it, ("PINGREMOTE", "PINGNUM", "PINGDELAY")) + [""]
     lines += settings_lines(it, ("WIFISSID", "WIFIPW"))
     it.info(lines)

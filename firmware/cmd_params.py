@@ -3,7 +3,7 @@ loaded on first use. Values are validated and stored by settings.py."""
 
 import settings as cfg
 from atparse import SET, TEST
-from interpreter import E_EEPROM, E_SYNTAX, E_VALUE, CmdError, int_arg
+from errors import E_EEPROM, E_SYNTAX, E_VALUE, CmdError, int_arg
 
 
 def run(it, cmd, name):

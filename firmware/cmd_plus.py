@@ -5,7 +5,8 @@ parsed command; see interpreter.py.
 
 import settings as cfg
 from atparse import ACTION, READ, SET, TEST
-from interpreter import CME_NOT_ALLOWED, MODEL, VERSION, CmdError
+from errors import CME_NOT_ALLOWED, CmdError
+from ident import MODEL, VERSION
 
 IPR_TEST = "+IPR: (0,2400,4800,9600,19200,38400,57600,115200),(300,600,1200)"
 

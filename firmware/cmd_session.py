@@ -4,7 +4,7 @@ the modem (modem.py), which raises CmdError with the dialect's error code when t
 
 import results
 from atparse import ACTION, SET, TEST
-from interpreter import E_BAD_EVENT, E_SYNTAX, E_VALUE, CmdError
+from errors import E_BAD_EVENT, E_SYNTAX, E_VALUE, CmdError
 
 
 async def run(it, cmd, name):

@@ -19,59 +19,13 @@ import results
 import settings as cfg
 from atline import TOO_LONG
 from atparse import ACTION, SET
+from errors import CME_NOT_ALLOWED, CME_NOT_SUPPORTED, E_BUSY, E_SYNTAX, E_TOO_LONG, E_UNKNOWN
+from errors import CmdError, int_arg
 
 # MicroPython's free heap; CPython has none to save, so its command groups stay loaded.
 _mem_free = getattr(gc, "mem_free", None)
 
-VERSION = "1.0.0"
-MODEL = "MULTIBAND  G850  1900"  # what OpenDMTP's GPRS transport expects from AT+GMM
-IDENT = "MTIP-ESP32 WiFi modem, Multi-Tech AT# dialect"
-STACK_ID = "mtip-esp32-V" + VERSION  # first line of AT#VALL, like "eDsoft-W302-V03.00"
-VERSION_LINE = '#VERSION: "mtip-esp32_V%s 0 Nov 28 2026 00:00:00"' % VERSION
-
-# Dialect error numbers (spec §4)
-E_UNKNOWN = 34817
-E_SYNTAX = 34819
-E_EEPROM = 34824
-E_TOO_LONG = 34881
-E_VALUE = 34882
-E_ALREADY_UP = 35840
-E_BAD_EVENT = 35866
-E_NOT_ACTIVE = 35867
-E_BUSY = 37123
-E_OPEN_FAILED = 38016  # a session or ping could not open
-E_DNS = 38027  # the host name did not resolve
-# 27.007 +CME ERROR numbers for basic and + commands when AT+CMEE is on
-CME_NOT_ALLOWED = 3
-CME_NOT_SUPPORTED = 4
-
 SECRET_SHOWN = "********"
-
-
-class CmdError(Exception):
-    """A command failed; `code` is the error number (None: plain ERROR)."""
-
-    def __init__(self, code=None):
-        super().__init__(code)
-        self.code = code
-
-
-def int_arg(arg, lo, hi):
-    try:
-        value = cfg.parse_int(arg.text)
-    except ValueError:
-        raise CmdError(E_VALUE)
-    if value < lo or value > hi:
-        raise CmdError(E_VALUE)
-    return value
-
-
-def basic_value(cmd, hi):
-    """The number after a basic command letter (`E1` -> 1; `E` -> 0), else CmdError."""
-    text = cmd.value or "0"
-    if len(text) > 3 or int(text) > hi:
-        raise CmdError(CME_NOT_ALLOWED)
-    return int(text)
 
 
 # AT# commands other than the parameters, by the module that executes them.

@@ -10,8 +10,9 @@ Raw sockets hand back the IPv4 header in front of the ICMP message (Linux, lwIP)
 import asyncio
 import os
 
+import ipv4
 from compat import ticks_diff, ticks_ms
-from interpreter import E_DNS, E_OPEN_FAILED, E_VALUE, CmdError
+from errors import E_DNS, E_OPEN_FAILED, E_VALUE, CmdError
 from neterr import ResolveError
 
 
@@ -56,7 +57,7 @@ async def run(modem):
     if not host:
         raise CmdError(E_VALUE)
     try:
-        sock, addr, ip = await modem.net.icmp(host)
+        sock, addr, ip = await modem.net.icmp(ipv4.for_connect(host))
     except ResolveError:
         raise CmdError(E_DNS)
     except OSError as e:  # e.g. no privilege for raw sockets on a host

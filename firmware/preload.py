@@ -12,6 +12,8 @@ MODULES = (
     "compat",
     "log",
     "neterr",
+    "errors",
+    "ipv4",
     "results",
     "dle",
     "atline",
@@ -20,6 +22,8 @@ MODULES = (
     "interpreter",
     "aio",
     "databuf",
+    "bridge",
+    "listener",
     "modem",
 )
 

@@ -9,6 +9,8 @@ file, then a rename, so a power cut leaves either the old or the new file.
 import json
 import os
 
+import ipv4
+
 # name: (kind, default, a, b). Kinds: "int" a..b, "txdelay" (multiple of 20 in a..b),
 # "host" (IPv4 or host name of at most a characters), "ipv4", "text" (at most a characters),
 # "secret" (text never read back in clear).
@@ -18,6 +20,7 @@ PROFILE_PARAMS = {
     "DLEMODE": ("int", 1, 0, 1),
     "TCPTXDELAY": ("txdelay", 100, 0, 32760),
     "TCPINACTIVITYTIMER": ("int", 0, 0, 65535),
+    "TCPRXDELAY": ("int", 250, 0, 10000),  # ms the peer's first bytes wait (compatibility.md)
 }
 PROFILES = (1, 2)
 
@@ -34,6 +37,7 @@ GLOBAL_PARAMS = {
     "UDPPORT": ("int", 0, 1, 65535),
     "UDPDLEMODE": ("int", 1, 0, 1),
     "UDPTXDELAY": ("txdelay", 100, 0, 32760),
+    "UDPRXDELAY": ("int", 250, 0, 10000),
     "PINGREMOTE": ("host", "", 120, 0),
     "PINGNUM": ("int", 1, 1, 255),
     "PINGDELAY": ("int", 1, 1, 255),
@@ -61,14 +65,8 @@ _HOST_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.
 
 
 def is_ipv4(text):
-    """True for dotted-decimal IPv4 (four numbers 0..255, no leading sign or spaces)."""
-    parts = text.split(".")
-    if len(parts) != 4:
-        return False
-    for p in parts:
-        if not is_digits(p) or len(p) > 3 or int(p) > 255:
-            return False
-    return True
+    """True for dotted-decimal IPv4 (ipv4.parse: four decimal numbers 0..255)."""
+    return ipv4.parse(text) is not None
 
 
 def is_digits(text):
@@ -111,6 +109,8 @@ def validate(spec, value):
         for c in value.encode():
             if c not in _HOST_CHARS:
                 raise ValueError(value)
+        if value and ipv4.looks_numeric(value) and not is_ipv4(value):
+            raise ValueError(value)  # meant as an address, and not one
         return value
     for c in value.encode():  # text, secret: printable ASCII only
         if c < 32 or c > 126:

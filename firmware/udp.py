@@ -1,14 +1,15 @@
 """AT#OUDP: a UDP session with UDPSERV:UDPPORT (spec §8).
 
-Rarely used, so kept out of modem.py: Modem.open_udp imports this module on first use and the
+Rarely used, so kept out of the engine: Modem.open_udp loads this module on first use and the
 RAM for its code is only taken then.
 """
 
 import aio
+import ipv4
+from bridge import Session
 from compat import const
 from databuf import UDP_PAYLOAD
-from interpreter import E_VALUE, CmdError
-from modem import Session
+from errors import E_VALUE, CmdError
 
 EAGAIN = const(11)  # the same number on the ESP32 (newlib) and Linux
 
@@ -21,27 +22,28 @@ def _addr_key(addr):
 class UdpLink:
     """The peer side of a UDP session: datagrams to and from one address."""
 
+    kind = "udp"
     segment = UDP_PAYLOAD  # never more than one MTU per datagram
 
-    def __init__(self, sock, addr, log):
+    def __init__(self, sock, addr, peer, log):
         self.sock = sock
+        self.peer = peer
         self.addr = addr
         self.key = _addr_key(addr)
         self.log = log
         self.dropped = 0
 
-    async def send(self, data):
-        mv = memoryview(data)
-        for start in range(0, len(mv), UDP_PAYLOAD):
-            chunk = mv[start : start + UDP_PAYLOAD]
-            while True:
-                try:
-                    self.sock.sendto(chunk, self.addr)
-                    break
-                except OSError as e:
-                    if e.errno != EAGAIN:
-                        raise
-                    await aio.writable(self.sock)
+    async def send_some(self, mv):
+        """Send the first datagram's worth of `mv`; return its length."""
+        chunk = mv[:UDP_PAYLOAD]
+        while True:
+            try:
+                self.sock.sendto(chunk, self.addr)
+                return len(chunk)
+            except OSError as e:
+                if e.errno != EAGAIN:
+                    raise
+                await aio.writable(self.sock)
 
     async def recv(self, buf):
         await aio.readable(self.sock)
@@ -72,7 +74,14 @@ async def open_udp(modem):
     if not host or not port:
         raise CmdError(E_VALUE)
     what = "udp %s:%d" % (host, port)
-    sock, addr = await modem.opened(what, modem.net.udp(host, port, st.get("OUTPORT")))
+    opening = modem.net.udp(ipv4.for_connect(host), port, st.get("OUTPORT"))
+    sock, addr = await modem.opened(what, opening)
     modem.log("udp session with %s:%d" % (host, port))
-    link = UdpLink(sock, addr, modem.log)
-    modem.session = Session(modem, link, st.get("UDPDLEMODE") == 1, st.get("UDPTXDELAY"))
+    link = UdpLink(sock, addr, host, modem.log)
+    modem.session = Session(
+        modem,
+        link,
+        st.get("UDPDLEMODE") == 1,
+        st.get("UDPTXDELAY"),
+        rx_hold_ms=st.get("UDPRXDELAY"),
+    )

@@ -416,12 +416,14 @@ class EmulatedModem:
         ip = (self.ip or "127.0.0.1").encode()
         self.check("AT#CONNECTIONSTART", b"\r\n" + ip + b"\r\n" + GPRS)
 
-    def configure(self, port, serv="127.0.0.1", dlemode=1, profile=1, txdelay=None):
+    def configure(self, port, serv="127.0.0.1", dlemode=1, profile=1, txdelay=None, rxdelay=None):
         self.check("AT#TCPPORT=%d,%d" % (profile, port), OK)
         self.check('AT#TCPSERV=%d,"%s"' % (profile, serv), OK)
         self.check("AT#DLEMODE=%d,%d" % (profile, dlemode), OK)
         if txdelay is not None:
             self.check("AT#TCPTXDELAY=%d,%d" % (profile, txdelay), OK)
+        if rxdelay is not None:  # TCPRXDELAY: how long the peer's first bytes are held
+            self.check("AT#TCPRXDELAY=%d,%d" % (profile, rxdelay), OK)
 
     def listen(self, port, serv="127.0.0.1", dlemode=1, txdelay=None):
         """Bearer up (if needed) + settings + AT#LTCPSTART=1 -> OK; returns when listening."""

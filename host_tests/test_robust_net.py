@@ -135,7 +135,7 @@ def test_refused_address_while_listening(rmodem):
 def test_listen_accept_close_cycles(rmodem):
     m = rmodem
     p = free_port()
-    m.configure(p, serv="127.0.0.1", dlemode=1, txdelay=0)
+    m.configure(p, serv="127.0.0.1", dlemode=1, txdelay=0, rxdelay=0)
     moved = 0
     before = None
     t0 = time.monotonic()
@@ -162,7 +162,7 @@ def test_otcp_close_cycles(rmodem):
     server.listen(8)
     server.settimeout(5)
     p = server.getsockname()[1]
-    m.configure(p, serv="127.0.0.1", dlemode=1, txdelay=0)
+    m.configure(p, serv="127.0.0.1", dlemode=1, txdelay=0, rxdelay=0)
     moved = 0
     before = None
     t0 = time.monotonic()

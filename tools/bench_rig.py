@@ -261,7 +261,10 @@ class Firmware:
         return self.read_until(expected, timeout)
 
     def configure(self, port, dlemode, txdelay):
-        want = {"TCPPORT": port, "DLEMODE": dlemode, "TCPTXDELAY": txdelay}
+        # TCPRXDELAY 0: the hold of the peer's first bytes (250 ms by default, for clients that
+        # flush their input after Ok_Info_WaitingForData) is a fixed wait per session, not a
+        # property of the stream these rows measure.
+        want = {"TCPPORT": port, "DLEMODE": dlemode, "TCPTXDELAY": txdelay, "TCPRXDELAY": 0}
         if not self.settings:
             self.command('AT#TCPSERV=1,"127.0.0.1"')
         for name, value in want.items():

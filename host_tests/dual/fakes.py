@@ -15,7 +15,8 @@ import os
 
 import settings as cfg
 from atline import LineAssembler
-from interpreter import CmdError, Interpreter
+from errors import CmdError
+from interpreter import Interpreter
 
 CR = b"\r"
 CRLF = b"\r\n"

@@ -4,7 +4,7 @@ engine does, against a fake modem: every command of issue 2 §4, answered byte-e
 Dual-runtime: runs under pytest on CPython and unchanged on the MicroPython VM.
 """
 
-import interpreter
+import ident
 import settings as cfg
 from fakes import ERROR, OK, Driver, TempDir, cme, info, new_settings, plus_cme
 
@@ -228,10 +228,10 @@ def test_storage_failure():
 
 def test_ati():
     with Bench() as b:
-        ident = info(interpreter.IDENT)
-        assert b.cmd("ATI") == ident + OK
-        assert b.cmd("ATI0") == ident + OK
-        assert b.cmd("ATI3") == info(interpreter.VERSION) + OK
+        ident_lines = info(ident.IDENT)
+        assert b.cmd("ATI") == ident_lines + OK
+        assert b.cmd("ATI0") == ident_lines + OK
+        assert b.cmd("ATI3") == info(ident.VERSION) + OK
         assert b.cmd("ATI1") == ERROR
         assert b.cmd("ATI10") == ERROR
 
@@ -242,14 +242,14 @@ def test_gmm_gmr():
         assert b.cmd("AT+CGMM") == b"\r\nMULTIBAND  G850  1900\r\n" + OK
         assert b.cmd("AT+GMM=?") == OK
         assert b.cmd("AT+GMM?") == ERROR
-        assert b.cmd("AT+GMR") == info(interpreter.VERSION) + OK
-        assert b.cmd("AT+CGMR") == info(interpreter.VERSION) + OK
+        assert b.cmd("AT+GMR") == info(ident.VERSION) + OK
+        assert b.cmd("AT+CGMR") == info(ident.VERSION) + OK
 
 
 def test_vversion():
     with Bench() as b:
         out = b.cmd("AT#VVERSION")
-        assert out == info(interpreter.VERSION_LINE) + OK
+        assert out == info(ident.VERSION_LINE) + OK
         assert out.startswith(b'\r\n#VERSION: "') and out.endswith(b'"\r\n' + OK)
         assert b.cmd("at#vversion") == out
 
@@ -479,8 +479,9 @@ def test_tcpserv_indexed_and_legacy():
         assert b.cmd("AT#TCPSERV?") == (
             b'\r\n#TCPSERV: 1,"bare.host"\r\n#TCPSERV: 2,"10.0.0.2"\r\n' + OK
         )
-        assert b.cmd('AT#TCPSERV="1"') == OK  # quoted: a legacy set, not a read
-        assert b.settings.get("TCPSERV", 1) == "1"
+        # quoted: a legacy set, not a read; "1" can only mean an address, and is not one
+        assert b.cmd('AT#TCPSERV="1"') == cme(34882)
+        assert b.settings.get("TCPSERV", 1) == "bare.host"
         assert b.cmd('at#tcpserv=1,"MiXeD"') == OK
         assert b.settings.get("TCPSERV", 1) == "MiXeD"
 
@@ -667,10 +668,10 @@ def test_vall():
     with Bench() as b:
         assert b.cmd('AT#TCPSERV=1,"h1";#TCPPORT=2,99;#APNSERV="apn"') == OK
         out = b.cmd("AT#VALL")
-        assert out.startswith(b"\r\n" + interpreter.STACK_ID.encode() + b"\r\n")
+        assert out.startswith(b"\r\n" + ident.STACK_ID.encode() + b"\r\n")
         assert out.endswith(b"\r\n" + OK)
         lines = out[2 : -len(b"\r\n" + OK)].split(b"\r\n")
-        assert lines[0] == interpreter.STACK_ID.encode()
+        assert lines[0] == ident.STACK_ID.encode()
         for want in (
             b"#GPRSMODE: 1",
             b'#APNSERV: "apn"',
