@@ -15,6 +15,7 @@ from harness import (
     connect,
     free_port,
     fresh_modem,  # noqa: F401 - fixture
+    listening_ports,
     modem,  # noqa: F401 - fixture
     recv_exact,
     recv_until_eof,
@@ -129,6 +130,29 @@ def test_ltcpstop_closes_the_port(modem, stop):  # noqa: F811
     m.listen(p)  # and listening can start again
     peer = connect(p)
     m.expect_exact(WAITING)
+    m.close_session_from_device()
+    assert recv_until_eof(peer) == b""
+
+
+@pytest.mark.parametrize("listening, other", [(1, 2), (2, 1)])
+def test_ltcpstop_of_the_other_profile_leaves_this_listener(modem, listening, other):  # noqa: F811
+    """AT#LTCPSTOP=<id> stops only the listener of the profile it names (issue 12, item 4)."""
+    m = modem
+    p = free_port()
+    m.configure(p, profile=listening)
+    m.configure(free_port(), profile=other)
+    m.check("AT#LTCPSTART=%d" % listening, OK)
+    wait_listening(p)
+    m.check("AT#LTCPSTOP=%d" % other, OK)  # nothing of that profile listens: OK, nothing stops
+    if listening == 2:
+        m.check("AT#LTCPSTOP", OK)  # no id is profile 1
+    time.sleep(0.2)
+    assert p in listening_ports()
+    m.check("AT#TCPPORT=%d,%d" % (listening, p + 1), cme(37123))  # still locked by the listener
+    peer = connect(p)
+    m.expect_exact(WAITING)
+    peer.sendall(b"still here")
+    m.expect_exact(b"still here")
     m.close_session_from_device()
     assert recv_until_eof(peer) == b""
 

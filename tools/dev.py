@@ -28,7 +28,7 @@ VENV_PY = VENV / "bin" / "python"
 STAMP = VENV / ".requirements-dev.sha256"  # hash of the requirements last installed
 
 # Pure codec modules that must type-check; each is checked once it exists.
-CODEC_MODULES = ["dle", "atline", "atparse", "results", "settings", "compat"]
+CODEC_MODULES = ["dle", "atline", "atparse", "results", "settings", "compat", "ipv4", "errors"]
 
 # System tools the tests drive: (command, Debian package).
 SYSTEM_TOOLS = [("socat", "socat"), ("chat", "ppp"), ("picocom", "picocom")]
