@@ -56,11 +56,20 @@ def profile_param(it, cmd, name):
 
 
 def global_param(it, cmd, name):
+    kind, _d, a, b = cfg.GLOBAL_PARAMS[name]
     if cmd.op == TEST:
-        kind, _d, a, b = cfg.GLOBAL_PARAMS[name]
-        it.info("#%s: (%d-%d)" % (name, a, b) if kind == "int" else "#%s: <text>" % name)
+        if kind == "int":
+            it.info("#%s: (%d-%d)" % (name, a, b))
+        elif kind == "list":
+            it.info('#%s: "<address>"[,...] (at most %d)' % (name, b))
+        elif kind == "ftptype":
+            it.info('#%s: ("A","I")' % name)
+        else:
+            it.info("#%s: <text>" % name)
     elif cmd.op != SET:
         it.info(it.show(name, it.settings.get(name)))
+    elif kind == "list" and len(cmd.args) > 1:  # AT#REC1="a@x.y","b@x.y" (at most b)
+        store(it, name, [arg.text for arg in cmd.args])
     elif len(cmd.args) != 1:
         raise CmdError(E_SYNTAX)
     else:

@@ -50,6 +50,15 @@ HASH_GROUPS = {
     "VLOG": "cmd_info",
 }
 
+for _name in (
+    "PUTMAIL", "SENDMAIL", "SENDMAIL1", "SENDMAIL2", "SENDMAIL3", "GETMAIL", "FTPGET", "FTPPUT",
+    "REC1ADD", "REC2ADD", "REC3ADD",
+):  # fmt: skip
+    HASH_GROUPS[_name] = "cmd_mail"
+for _name in ("VSMTP", "VPOP3", "VMAIL", "VMAIL1", "VMAIL2", "VMAIL3", "VFTP"):
+    HASH_GROUPS[_name] = "cmd_info"
+BODY_ENTRY = ("BODY1", "BODY2", "BODY3")
+
 # Free heap below which the command groups are forgotten after a line (see the module doc):
 # what a session needs besides the buffers made at boot, with room to spare.
 RELEASE_BELOW = 24 * 1024
@@ -69,6 +78,7 @@ class Interpreter:
         self.creg = 0
         self.cgreg = 0
         self.after = None
+        self.entry = None  # text being typed after AT#RECiADD / AT#BODYi (cmd_mail.TextEntry)
         self.groups: dict = {}  # module name -> module, the command groups loaded
         self.free_heap = _mem_free
         self.sync_format()
@@ -130,7 +140,8 @@ class Interpreter:
                 self.error(e.code, cmd.name[0] == "#")
                 return
             if final is not None:  # a result that ends the line (Ok_Info_*, NO CARRIER)
-                self.result(final)
+                if final:  # (results.NONE: the command answers later)
+                    self.result(final)
                 return
         self.sync_format()
         self.result(results.OK)
@@ -139,6 +150,8 @@ class Interpreter:
         name = cmd.name
         if name[0] == "#":
             name = name[1:]
+            if name in BODY_ENTRY and cmd.op == ACTION:  # AT#BODY1<CR>: the text follows
+                return await self.load("cmd_mail").run(self, cmd, name)
             if name in cfg.PROFILE_PARAMS or name in cfg.GLOBAL_PARAMS:
                 return self.load("cmd_params").run(self, cmd, name)
             group = HASH_GROUPS.get(name)
@@ -188,7 +201,9 @@ class Interpreter:
             raise CmdError(E_BUSY if hash_command else CME_NOT_ALLOWED)
 
     def show(self, name, value, profile=None):
-        if isinstance(value, str):
+        if isinstance(value, list):  # recipients: "a@x.y","b@x.y" (none: "")
+            value = ",".join(['"%s"' % v for v in value]) or '""'
+        elif isinstance(value, str):
             if cfg.GLOBAL_PARAMS.get(name, ("",))[0] == "secret" and value:
                 value = SECRET_SHOWN
             value = '"%s"' % value

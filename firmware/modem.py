@@ -148,6 +148,10 @@ class Modem:
                 if k >= 0:
                     stop = k
             while i < stop:
+                if self.interp.entry is not None:  # AT#RECiADD / AT#BODYi: text, not lines
+                    i = self.interp.entry.feed(data[:stop], i)
+                    await self.flush_out()
+                    continue
                 echo, line, i = self.lines.feed(data[:stop], i)
                 if echo and self.interp.echo:
                     self.out_parts.append(echo)
@@ -377,6 +381,7 @@ class Modem:
             self.net.down()
         self.settings.restore_profile()
         self.interp.sync_format()
+        self.interp.entry = None
         self.lines.reset()
         if self.board is not None and hasattr(self.board, "reset"):
             self.board.reset()

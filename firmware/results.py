@@ -30,6 +30,10 @@ NO_CARRIER = "NO CARRIER"
 WAITING_FOR_DATA = "Ok_Info_WaitingForData"
 SOCKET_CLOSED = "Ok_Info_SocketClosed"
 GPRS_ACTIVATION = "Ok_Info_GprsActivation"
+NONE = ""  # a command that answers later (AT#BODY1: after the Ctrl-Z)
+DATA_BEGIN = "Ok_Info_DataBegin"
+MAIL = "Ok_Info_Mail"
+NO_MAIL = "Ok_Info_NoMail"
 
 CRLF = b"\r\n"
 

@@ -13,7 +13,9 @@ import ipv4
 
 # name: (kind, default, a, b). Kinds: "int" a..b, "txdelay" (multiple of 20 in a..b),
 # "host" (IPv4 or host name of at most a characters), "ipv4", "text" (at most a characters),
-# "secret" (text never read back in clear).
+# "secret" (text never read back in clear), "list" (at most b texts of at most a characters:
+# the recipients of a mail), "body" (text that may also hold TAB, CR and LF), "ftptype" ("A"
+# or "I", any case, kept as written).
 PROFILE_PARAMS = {
     "TCPSERV": ("host", "", 120, 0),
     "TCPPORT": ("int", 0, 1, 65535),
@@ -43,6 +45,51 @@ GLOBAL_PARAMS = {
     "PINGDELAY": ("int", 1, 1, 255),
     "WIFISSID": ("text", "", 32, 0),
     "WIFIPW": ("secret", "", 63, 0),
+    # E-mail (multitech-mail-ftp.md §2.1, §3.1)
+    "SENDERNAME": ("text", "", 120, 0),
+    "SENDERADDR": ("text", "", 120, 0),
+    "REC1": ("list", [], 120, 10),
+    "REC2": ("list", [], 120, 10),
+    "REC3": ("list", [], 120, 10),
+    "CCREC1": ("text", "", 120, 0),
+    "CCREC2": ("text", "", 120, 0),
+    "CCREC3": ("text", "", 120, 0),
+    "SUBJ1": ("text", "", 120, 0),
+    "SUBJ2": ("text", "", 120, 0),
+    "SUBJ3": ("text", "", 120, 0),
+    "BODY1": ("body", "", 120, 0),
+    "BODY2": ("body", "", 120, 0),
+    "BODY3": ("body", "", 120, 0),
+    "SMTPSERV": ("host", "", 120, 0),
+    "SMTPPORT": ("int", 25, 1, 65535),
+    "SMTPUN": ("text", "", 64, 0),
+    "SMTPPW": ("secret", "", 64, 0),
+    "SMTPAUTH": ("int", 0, 0, 1),
+    "DOMAIN": ("text", "", 120, 0),
+    "SMTPNETWORKTIMER": ("int", 0, 0, 65535),
+    "POP3SERV": ("host", "", 120, 0),
+    "POP3PORT": ("int", 110, 1, 65535),
+    "POP3UN": ("text", "", 64, 0),
+    "POP3PW": ("secret", "", 64, 0),
+    "POP3HEADERMODE": ("int", 1, 0, 1),
+    # FTP (§4.1)
+    "FTPSERV": ("host", "", 120, 0),
+    "FTPPORT": ("int", 21, 1, 65535),
+    "FTPUN": ("text", "", 64, 0),
+    "FTPPW": ("secret", "", 64, 0),
+    "FTPTYPE": ("ftptype", "I", 0, 0),
+    "FTPMODE": ("int", 0, 0, 1),
+    "FTPGETPATH": ("text", "", 120, 0),
+    "FTPGETFILENAME": ("text", "", 120, 0),
+    "FTPPUTPATH": ("text", "", 120, 0),
+    "FTPPUTFILENAME": ("text", "", 120, 0),
+    "FTPFILESIZE": ("int", 0, 0, 999999999),
+    # Ours (compatibility.md): TLS for each service (0 by port, 1 never, 2 STARTTLS required,
+    # 3 TLS from the first byte) and whether a server's certificate is checked.
+    "SMTPTLS": ("int", 0, 0, 3),
+    "POP3TLS": ("int", 0, 0, 3),
+    "FTPTLS": ("int", 0, 0, 3),
+    "TLSVERIFY": ("int", 1, 0, 1),
 }
 
 # V.250 profile: saved by AT&W, restored by ATZ, factory values by AT&F.
@@ -97,8 +144,18 @@ def validate(spec, value):
         if value < a or value > b or (kind == "txdelay" and value % 20):
             raise ValueError(value)
         return value
+    if kind == "list":
+        if isinstance(value, str):  # AT#REC1="a@b.c": one address; "" empties the list
+            value = [value] if value else []
+        if not isinstance(value, list) or len(value) > b:
+            raise ValueError(value)
+        return [validate(("text", "", a, 0), v) for v in value]
     if not isinstance(value, str):
         raise ValueError(value)
+    if kind == "ftptype":
+        if value not in ("A", "I", "a", "i"):
+            raise ValueError(value)
+        return value
     if kind == "ipv4":
         if not is_ipv4(value):
             raise ValueError(value)
@@ -112,8 +169,8 @@ def validate(spec, value):
         if value and ipv4.looks_numeric(value) and not is_ipv4(value):
             raise ValueError(value)  # meant as an address, and not one
         return value
-    for c in value.encode():  # text, secret: printable ASCII only
-        if c < 32 or c > 126:
+    for c in value.encode():  # text, secret: printable ASCII only (a body: and line breaks)
+        if (c < 32 or c > 126) and not (kind == "body" and c in (9, 10, 13)):
             raise ValueError(value)
     return value
 
@@ -121,7 +178,7 @@ def validate(spec, value):
 def _load_value(spec, value):
     """A stored value: valid, or the default itself (an unset port 0 is outside 1..65535)."""
     if type(value) is type(spec[1]) and value == spec[1]:
-        return value
+        return list(value) if isinstance(value, list) else value
     return validate(spec, value)
 
 
@@ -130,7 +187,7 @@ def factory_params():
     for name, spec in PROFILE_PARAMS.items():
         params[name] = [spec[1] for _ in PROFILES]
     for name, spec in GLOBAL_PARAMS.items():
-        params[name] = spec[1]
+        params[name] = list(spec[1]) if isinstance(spec[1], list) else spec[1]
     return params
 
 

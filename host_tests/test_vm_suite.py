@@ -17,7 +17,7 @@ MICROPYPATH = "firmware:host_tests/dual:.frozen"  # `.frozen`: keep asyncio & co
 def test_dual_suite_on_micropython(venv_tool):
     exe = venv_tool("micropython")  # fails (never skips) when missing
     proc = subprocess.run(
-        [exe, "host_tests/upy_run.py"],
+        [exe, "-X", "heapsize=16M", "host_tests/upy_run.py"],
         cwd=ROOT,
         env=dict(os.environ, MICROPYPATH=MICROPYPATH),
         capture_output=True,

@@ -1,6 +1,7 @@
 # Runs the dual-runtime tests (host_tests/dual/test_*.py) under MicroPython:
 #
-#     MICROPYPATH=firmware:host_tests/dual:.frozen micropython host_tests/upy_run.py [FILTER...]
+#     MICROPYPATH=firmware:host_tests/dual:.frozen micropython -X heapsize=16M \
+#         host_tests/upy_run.py [FILTER...]
 #
 # (from the repo root; tools/dev.py test and host_tests/test_vm_suite.py do exactly this).
 # Imports every test module, calls each `test_*` function in sorted order (MicroPython dicts are
@@ -59,6 +60,11 @@ def main(filters):
                 failed += 1
                 _fail(name, e)
             gc.collect()
+        # Done with this file: its code goes back to the heap (every file is compiled from
+        # source into it; the callers give the VM a 16 MB heap, as interned strings pepper it).
+        del mod
+        sys.modules.pop(modname, None)
+        gc.collect()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed or not passed else 0
 

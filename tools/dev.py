@@ -183,7 +183,7 @@ def cmd_test(args):
     env = dict(os.environ, MICROPYPATH=MICROPYPATH)
     rc = run_step(
         "MicroPython VM: host_tests/dual (micropython host_tests/upy_run.py)",
-        [venv_bin("micropython"), "host_tests/upy_run.py"],
+        [venv_bin("micropython"), "-X", "heapsize=16M", "host_tests/upy_run.py"],
         env=env,
     )
     if rc:

@@ -222,6 +222,16 @@ class FakeModem:
             self.listening = None
             self.is_busy = self.session is not None
 
+    async def start_service(self, module, action, *args):
+        self.calls.append(("start_service", module, action) + args)
+        if self.open_error is not None:
+            raise CmdError(self.open_error)
+        if not self.up:
+            raise CmdError(35867)
+        if self.is_busy:
+            raise CmdError(37123)
+        return None
+
     def apply_serial(self, baud, rts, cts):
         self.calls.append(("apply_serial", baud, rts, cts))
 
@@ -262,6 +272,9 @@ class Driver:
         i = 0
         end = len(data)
         while i < end:
+            if self.interp.entry is not None:  # AT#RECiADD / AT#BODYi text, as the engine does
+                i = self.interp.entry.feed(data, i)
+                continue
             echo, line, i = self.lines.feed(data, i)
             if echo and self.interp.echo:
                 self.output += echo
@@ -297,3 +310,25 @@ class Driver:
         if isinstance(line, str):
             line = line.encode()
         return self.send(line + CR)
+
+
+class Bench:
+    """A temp dir + a Driver with echo off (ATE0 sent), for `with Bench() as b:`."""
+
+    def __init__(self, echo=False):
+        self.dir = TempDir()
+        self.drv = Driver(self.dir.path)
+        self.modem = self.drv.modem
+        self.settings = self.drv.settings
+        if not echo:
+            assert self.drv.cmd("ATE0") == b"ATE0\r" + OK
+
+    def cmd(self, line):
+        return self.drv.cmd(line)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.dir.cleanup()
+        return False

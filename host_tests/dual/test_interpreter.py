@@ -6,31 +6,9 @@ Dual-runtime: runs under pytest on CPython and unchanged on the MicroPython VM.
 
 import ident
 import settings as cfg
-from fakes import ERROR, OK, Driver, TempDir, cme, info, new_settings, plus_cme
+from fakes import ERROR, OK, Bench, Driver, TempDir, cme, info, new_settings, plus_cme
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-class Bench:
-    """A temp dir + a Driver with echo off (ATE0 sent), for `with Bench() as b:`."""
-
-    def __init__(self, echo=False):
-        self.dir = TempDir()
-        self.drv = Driver(self.dir.path)
-        self.modem = self.drv.modem
-        self.settings = self.drv.settings
-        if not echo:
-            assert self.drv.cmd("ATE0") == b"ATE0\r" + OK
-
-    def cmd(self, line):
-        return self.drv.cmd(line)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.dir.cleanup()
-        return False
 
 
 def hook_calls(modem, name):
