@@ -1,0 +1,179 @@
+"""The transfers of AT#FTPGET and AT#FTPPUT: data-mode services (multitech-mail-ftp.md §4.2-4.4).
+
+    FTPGET: the file DLE-escaped to the device (always, whatever DLEMODE), a lone ETX, OK
+    FTPPUT: the device's DLE-escaped bytes up to a lone ETX, the ETX echoed at once, OK once
+            the server confirmed (226); a type A upload has bit 7 of every byte cleared
+
+Both stream through the modem's buffers with the DLE kernels of dle.py: a file of any size
+passes in bounded memory, paced by the slower side.
+"""
+
+import asyncio
+
+import aio
+import dle
+import ftp
+import results
+from compat import const, ticks_ms
+from errors import E_PEER_CLOSED, CmdError
+
+ETX = b"\x03"
+_CHECK_MS = const(1000)  # while the device is silent: are the server's connections still there?
+_DRAIN_QUIET_MS = const(2000)  # after a failure, serial bytes are dropped until this quiet
+
+
+class Transfer:
+    def __init__(self, modem, ctrl, data):
+        self.modem = modem
+        self.ftp = ctrl
+        self.data = data
+        self.peer = data.host
+        self.opened = ticks_ms()
+        self.to_device = 0
+        self.to_peer = 0
+        self.stopped = False
+
+    def stop(self):
+        self.stopped = True
+        self.data.close()  # a reset: the transfer fails at its next step
+
+    def close(self):
+        self.data.close()
+        self.ftp.conn.close()
+
+    def ended(self, why):
+        self.modem.session_ended(self, why)
+
+
+class Download(Transfer):
+    """AT#FTPGET after Ok_Info_DataBegin. The host cannot stop it (§4.2)."""
+
+    kind = "ftp get"
+
+    async def run(self, first):
+        modem = self.modem
+        fmt = modem.interp.fmt
+        buf = modem.peer_buf
+        escaped = modem.escape_buf
+        mv = memoryview(escaped)
+        try:
+            while True:
+                try:
+                    n = await self.data.readinto(buf)
+                except OSError as e:
+                    raise self.data.fail(self.data.lost(), "read failed: %r" % (e,))
+                if not n:
+                    break
+                await modem.send(mv[: dle.escape_into(buf, n, escaped)])
+                self.to_device += n
+            self.data.close()
+            await ftp.finish(self.ftp)
+        except CmdError as e:
+            self.close()
+            self.ended("failed (%s)" % e.code)
+            await modem.send(ETX + fmt.error(e.code))  # the lone ETX ends data mode first
+            return first
+        self.ended("file received")
+        await modem.send(ETX + fmt.result(results.OK))
+        return first  # (the host's bytes meanwhile are command input; an echoed ETX is dropped)
+
+
+class Upload(Transfer):
+    """AT#FTPPUT after Ok_Info_WaitingForData, up to the device's lone ETX."""
+
+    kind = "ftp put"
+
+    def __init__(self, modem, ctrl, data, binary):
+        super().__init__(modem, ctrl, data)
+        self.binary = binary
+        self.unescaper = dle.Unescaper()
+
+    async def run(self, first):
+        modem = self.modem
+        fmt = modem.interp.fmt
+        try:
+            rest = await self.pump(first)
+        except CmdError as e:  # during the transfer: the error alone, no ETX (§4.3)
+            self.close()
+            self.ended("failed (%s)" % e.code)
+            await modem.send(fmt.error(e.code))
+            return await self.drop_rest()
+        await modem.send(ETX)  # the closing ETX is echoed at once
+        try:
+            self.data.close()  # the end of the file for the server
+            await ftp.finish(self.ftp)
+        except CmdError as e:
+            self.close()
+            self.ended("not confirmed (%s)" % e.code)
+            await modem.send(fmt.error(e.code))
+            return rest
+        self.ended("file sent")
+        await modem.send(fmt.result(results.OK))
+        return rest
+
+    async def send(self, mv, k):
+        if not k:
+            return
+        if not self.binary:  # 7-bit NVT-ASCII, as the original modem sent it (§4.1)
+            for i in range(k):
+                mv[i] &= 0x7F
+        self.to_peer += k
+        await self.data.write(mv[:k])
+
+    async def pump(self, first):
+        modem = self.modem
+        uart = modem.uart
+        buf = modem.device_buf
+        out = modem.pending_mv
+        if first:
+            payload, closed, rest = self.unescaper.feed(first)
+            n = len(payload)
+            out[:n] = payload
+            await self.send(out, n)
+            if closed:
+                return rest
+        drops = modem.dtr_drops()
+        while True:
+            n = uart.readinto(buf)
+            if n:
+                k, closed, rest_at = dle.unescape_into(self.unescaper, buf, n, out, 0)
+                await self.send(out, k)
+                if closed:
+                    return bytes(buf[rest_at:n])
+                continue
+            try:
+                await asyncio.wait_for_ms(aio.readable(uart), _CHECK_MS)
+            except asyncio.TimeoutError:
+                self.check(drops)
+
+    def check(self, drops):
+        """While the device is silent: a DTR drop, a reset, the link or the server gone."""
+        modem = self.modem
+        conn = self.ftp.conn
+        if self.stopped or modem.dtr_drops() != drops and modem.settings.profile["D"]:
+            raise conn.fail(E_PEER_CLOSED, "upload aborted by the device (DTR) or a reset")
+        if not modem.net.is_up():
+            raise conn.fail(conn.lost(), "link lost during the upload")
+        for c in (conn, self.data):
+            try:
+                n = c.sock.readinto(bytearray(64))
+            except OSError as e:
+                raise conn.fail(E_PEER_CLOSED, "server connection failed: %r" % (e,))
+            if n is not None:  # the server spoke (a timeout 421) or closed a connection
+                raise conn.fail(E_PEER_CLOSED, "server ended the session during the upload")
+
+    async def drop_rest(self):
+        """After a failure: serial bytes are dropped until the host's lone ETX or 2 s of quiet;
+        what follows that ETX is command input again."""
+        uart = self.modem.uart
+        buf = self.modem.device_buf
+        while True:
+            try:
+                await asyncio.wait_for_ms(aio.readable(uart), _DRAIN_QUIET_MS)
+            except asyncio.TimeoutError:
+                return b""
+            n = uart.readinto(buf)
+            if n:
+                _payload, closed, rest = self.unescaper.feed(bytes(buf[:n]))
+                if closed:
+                    return rest

@@ -1,0 +1,197 @@
+"""A connection to a mail or file server: plain or TLS, bounded line reads, timed waits.
+
+What the SMTP, POP3 and FTP clients share. A TLS socket from MicroPython's `ssl` behaves like
+a non-blocking plain one here: its read/write return None when they would block (the
+handshake runs inside the first of them), and the asyncio poller waits for what mbedTLS
+needs, including bytes it holds decrypted. So one set of waits serves both.
+
+Failures come out as CmdError with the dialect's code (multitech-mail-ftp.md §5), after a
+line in AT#VLOG saying why; passwords never reach the log.
+"""
+
+import asyncio
+
+import aio
+import ipv4
+from compat import const
+from errors import E_DNS, E_LINK_LOST, E_OPEN_FAILED, E_PEER_CLOSED, E_SERVER_SILENT, CmdError
+from neterr import ResolveError
+
+CONNECT_TIMEOUT_MS = const(8000)  # as AT#OTCP: below the most impatient client's 10 s
+SILENCE_MS = 180000  # a server silent this long: 37964 (§2.3); the unix board can shorten it
+_LINE_MAX = const(1024)  # a reply line longer than this is a broken server
+CA_FILE = "ca.pem"  # in the state directory; tools/deploy.py --ca puts it there
+
+
+class Conn:
+    """One connection. `log` is the modem's log; `what` names the server in it."""
+
+    def __init__(self, modem, sock, host, what):
+        self.modem = modem
+        self.sock = sock
+        self.host = host
+        self.what = what
+        self.buf = bytearray(_LINE_MAX)
+        self.have = 0  # bytes read ahead in buf (after the last line taken)
+        self.tls = False
+        self.silence_ms = getattr(modem, "silence_ms", SILENCE_MS)
+
+    def fail(self, code, why):
+        self.modem.log("%s: %s" % (self.what, why))
+        return CmdError(code)
+
+    def lost(self, code=E_PEER_CLOSED):
+        """What a failure after the start means: the link's loss, or the server's end."""
+        return E_LINK_LOST if not self.modem.net.is_up() else code
+
+    # -- TLS -----------------------------------------------------------------------------------
+    async def start_tls(self):
+        """Wrap the socket in TLS (after STARTTLS / STLS / AUTH TLS, or at once) and finish the
+        handshake; the certificate is checked unless AT#TLSVERIFY=0."""
+        self.sock = wrap(self.modem, self.sock, self.host, self.what)
+        self.tls = True
+        try:  # a zero-length write drives the handshake to its end (or its failure)
+            while self.sock.write(b"") is None:
+                await self.wait(aio.writable(self.sock), "TLS handshake")
+        except OSError as e:
+            raise self.fail(E_OPEN_FAILED, "TLS handshake failed: %s" % tls_reason(e))
+
+    # -- waits ---------------------------------------------------------------------------------
+    async def wait(self, waiting, doing):
+        try:
+            await asyncio.wait_for_ms(waiting, self.silence_ms)
+        except asyncio.TimeoutError:
+            raise self.fail(
+                E_SERVER_SILENT, "no answer for %d s (%s)" % (self.silence_ms // 1000, doing)
+            )
+
+    async def readinto(self, mv):
+        """Read into mv (read-ahead first): n > 0, or 0 at the end of the stream."""
+        if self.have:
+            n = min(self.have, len(mv))
+            mv[:n] = self.buf[:n]
+            self.buf[:n] = self.buf[n : self.have]
+            self.have -= n
+            return n
+        while True:
+            n = self.sock.readinto(mv)
+            if n is not None:
+                return n
+            await self.wait(aio.readable(self.sock), "reading")
+
+    async def read_line(self):
+        """The next line without its CR LF, as bytes; CmdError at the end of the stream."""
+        while True:
+            k = self.buf.find(b"\n", 0, self.have)
+            if k >= 0:
+                line = bytes(self.buf[:k]).rstrip(b"\r")
+                self.buf[: self.have - k - 1] = self.buf[k + 1 : self.have]
+                self.have -= k + 1
+                return line
+            if self.have >= _LINE_MAX:
+                raise self.fail(E_OPEN_FAILED, "reply line too long")
+            try:
+                n = self.sock.readinto(memoryview(self.buf)[self.have :])
+            except OSError as e:
+                raise self.fail(self.lost(E_OPEN_FAILED), "read failed: %r" % (e,))
+            if n is None:
+                await self.wait(aio.readable(self.sock), "waiting for a reply")
+            elif n == 0:
+                raise self.fail(self.lost(E_OPEN_FAILED), "closed the connection")
+            else:
+                self.have += n
+
+    async def write(self, data):
+        """Send all of data (waiting for room, not past the silence limit)."""
+        mv = memoryview(data)
+        off = 0
+        end = len(mv)
+        while off < end:
+            try:
+                n = self.sock.write(mv[off:])
+            except OSError as e:
+                raise self.fail(self.lost(E_OPEN_FAILED), "write failed: %r" % (e,))
+            if n:
+                off += n
+            else:
+                await self.wait(aio.writable(self.sock), "sending")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+async def connect(modem, host, port, what):
+    """A Conn to host:port; CmdError 38027 when the name does not resolve, 38016 when the
+    connection cannot be made."""
+    if not host or not port:
+        raise CmdError(E_OPEN_FAILED if host else 34882)
+    try:
+        opening = modem.net.connect(ipv4.for_connect(host), port, CONNECT_TIMEOUT_MS)
+        sock = await asyncio.wait_for_ms(opening, CONNECT_TIMEOUT_MS + 500)
+    except ResolveError:
+        modem.log("%s: cannot resolve %s" % (what, host))
+        raise CmdError(E_DNS)
+    except asyncio.TimeoutError:
+        modem.log("%s: connect to %s:%d timed out" % (what, host, port))
+        raise CmdError(E_OPEN_FAILED)
+    except OSError as e:
+        modem.log("%s: connect to %s:%d failed: %r" % (what, host, port, e))
+        raise CmdError(E_OPEN_FAILED)
+    modem.log("%s: connected to %s:%d" % (what, host, port))
+    return Conn(modem, sock, host, what)
+
+
+def wrap(modem, sock, host, what):
+    """The socket wrapped for TLS, the handshake still to run (CmdError 38016 when the CA
+    certificates the check needs are not installed)."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if modem.settings.get("TLSVERIFY"):
+        path = modem.state_dir.rstrip("/") + "/" + CA_FILE
+        try:
+            if not load_cas(ctx, path):
+                raise ValueError("no certificate in it")
+        except (OSError, ValueError) as e:
+            modem.log(
+                "%s: no CA certificates to check %s with (%s): %r" % (what, host, CA_FILE, e)
+            )
+            raise CmdError(E_OPEN_FAILED)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    name = None if ipv4.parse(host) is not None else host  # SNI takes names, not addresses
+    return ctx.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
+
+
+def load_cas(ctx, path):
+    """Load every certificate of a PEM file into ctx, one at a time (the file is read line
+    by line: a bundle never sits in RAM whole); DER goes in, as not every mbedTLS build of
+    MicroPython parses PEM. Returns how many were loaded."""
+    import binascii
+
+    count = 0
+    body = None
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.strip()
+            if line == b"-----BEGIN CERTIFICATE-----":
+                body = []
+            elif line == b"-----END CERTIFICATE-----" and body is not None:
+                ctx.load_verify_locations(cadata=binascii.a2b_base64(b"".join(body)))
+                count += 1
+                body = None
+            elif body is not None:
+                body.append(line)
+    return count
+
+
+def tls_reason(e):
+    """A short reason for a TLS failure (mbedTLS raises OSError with its negative code)."""
+    code = e.args[0] if e.args else None
+    if code == -0x2700:  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
+        return "the server's certificate does not verify"
+    return repr(e)
