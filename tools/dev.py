@@ -10,7 +10,8 @@ the pinned tools into it, then re-executes itself with the venv's python.
 
 Environment:
     MTIP_VENV   virtualenv location (default: <repo>/.venv)
-    CI=true     missing system tools (socat, chat, picocom) are an error, not a warning
+    CI=true     missing system tools (socat, chat, picocom, dovecot-pop3d) are an error, not a
+                warning
 """
 
 import hashlib
@@ -31,7 +32,13 @@ STAMP = VENV / ".requirements-dev.sha256"  # hash of the requirements last insta
 CODEC_MODULES = ["dle", "atline", "atparse", "results", "settings", "compat", "ipv4", "errors"]
 
 # System tools the tests drive: (command, Debian package).
-SYSTEM_TOOLS = [("socat", "socat"), ("chat", "ppp"), ("picocom", "picocom")]
+# dovecot-pop3d is checked by its pop3 binary: dovecot-core alone has /usr/sbin/dovecot too.
+SYSTEM_TOOLS = [
+    ("socat", "socat"),
+    ("chat", "ppp"),
+    ("picocom", "picocom"),
+    ("/usr/lib/dovecot/pop3", "dovecot-pop3d"),  # POP3 server of the mail tests
+]
 
 # MicroPython module search path for the dual-runtime tests; `.frozen` keeps the frozen
 # stdlib (asyncio, ...) importable since MICROPYPATH replaces the default path.
