@@ -8,8 +8,6 @@ Passive always (the board sits behind WiFi NAT), and the data connection goes to
 connection's host whatever address a PASV reply names. One login per command.
 """
 
-import asyncio
-
 import netconn
 import results
 from errors import E_OPEN_FAILED, E_PEER_CLOSED, E_VALUE, CmdError
@@ -86,13 +84,13 @@ async def open_transfer(modem, get):
     data = None
     try:
         if tls == 3:
-            await conn.start_tls()
+            conn.start_tls()
         code, line = await ftp.reply()
         if code != b"220":
             raise conn.fail(E_OPEN_FAILED, "greeting: %r" % line[:80])
         if tls == 2:
             await ftp.command(b"AUTH TLS", (b"234",))
-            await conn.start_tls()
+            conn.start_tls()
         user = st.get("FTPUN") or "anonymous"  # an empty user name logs in as anonymous
         code, _ = await ftp.command(b"USER " + user.encode(), (b"2", b"3"))
         if code[:1] == b"3":
@@ -114,18 +112,12 @@ async def open_transfer(modem, get):
             raise conn.fail(E_OPEN_FAILED, "no data port in %r" % line[:80])
         data = await netconn.connect(modem, host, data_port, "ftp data")
         await conn.write((b"RETR " if get else b"STOR ") + name.encode() + b"\r\n")
-        handshake = asyncio.create_task(data.start_tls()) if conn.tls else None
-        code = b""
-        try:  # (some servers answer 150 only once the data channel's TLS is up: both at once)
-            code, line = await ftp.reply()
-        finally:
-            if handshake is not None and code[:1] != b"1":
-                handshake.cancel()
+        code, line = await ftp.reply()
         if code[:1] != b"1":
             verb = "RETR" if get else "STOR"
             raise conn.fail(E_OPEN_FAILED, "%s %s refused: %r" % (verb, name, line[:80]))
-        if handshake is not None:
-            await handshake
+        if conn.tls:  # PROT P: the data connection has its own TLS session
+            data.start_tls()
     except BaseException:
         if data is not None:
             data.close()

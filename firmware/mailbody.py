@@ -214,17 +214,23 @@ class MailBody:
             done, rest = self.take(first, len(first)) if first else (False, b"")
             if not done:
                 done, rest = await self.pump()
-            await self.send_out()
-            await self.conn.write(b".\r\n")  # after the last line's CR LF: CR LF . CR LF
-            await smtp.finish(modem, self.smtp)
-            modem.session_ended(self, "mail sent")
-            await modem.send(fmt.result(results.OK))
-            return rest
-        except CmdError as e:
+        except CmdError as e:  # in the body: the error alone, then the host's rest is dropped
             self.conn.close()
             modem.session_ended(self, "failed (%s)" % e.code)
             await modem.send(fmt.error(e.code))
             return await self.drop_rest()
+        try:
+            await self.send_out()
+            await self.conn.write(b".\r\n")  # after the last line's CR LF: CR LF . CR LF
+            await smtp.finish(modem, self.smtp)
+        except CmdError as e:  # refused at the end: the host's bytes after it are commands
+            self.conn.close()
+            modem.session_ended(self, "refused (%s)" % e.code)
+            await modem.send(fmt.error(e.code))
+            return rest
+        modem.session_ended(self, "mail sent")
+        await modem.send(fmt.result(results.OK))
+        return rest
 
     async def pump(self):
         modem = self.modem

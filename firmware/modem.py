@@ -325,7 +325,7 @@ class Modem:
             raise CmdError(E_NOT_ACTIVE)
         await self.interp.load("ping").run(self)
 
-    async def start_service(self, module, action):
+    async def start_service(self, module, action, *args):
         """A mail or FTP command: `module.action(modem)` (loaded on first use, forgotten with
         the command groups when the heap runs low) does the set-up in command mode, then either
         sets `self.session` to a data-mode service and returns its entry result, or finishes
@@ -333,7 +333,7 @@ class Modem:
         self.check_can_open()
         self.service = action
         try:
-            return await getattr(self.interp.load(module), action)(self)
+            return await getattr(self.interp.load(module), action)(self, *args)
         finally:
             self.service = None
 

@@ -34,6 +34,7 @@ class Conn:
         self.buf = bytearray(_LINE_MAX)
         self.have = 0  # bytes read ahead in buf (after the last line taken)
         self.tls = False
+        self.fresh = False
         self.silence_ms = getattr(modem, "silence_ms", SILENCE_MS)
 
     def fail(self, code, why):
@@ -45,16 +46,20 @@ class Conn:
         return E_LINK_LOST if not self.modem.net.is_up() else code
 
     # -- TLS -----------------------------------------------------------------------------------
-    async def start_tls(self):
-        """Wrap the socket in TLS (after STARTTLS / STLS / AUTH TLS, or at once) and finish the
-        handshake; the certificate is checked unless AT#TLSVERIFY=0."""
+    def start_tls(self):
+        """Wrap the socket in TLS (after STARTTLS / STLS / AUTH TLS, or at once); the handshake
+        runs inside the next read or write, which fails with 38016 when it does (the
+        certificate is checked unless AT#TLSVERIFY=0)."""
         self.sock = wrap(self.modem, self.sock, self.host, self.what)
         self.tls = True
-        try:  # a zero-length write drives the handshake to its end (or its failure)
-            while self.sock.write(b"") is None:
-                await self.wait(aio.writable(self.sock), "TLS handshake")
-        except OSError as e:
-            raise self.fail(E_OPEN_FAILED, "TLS handshake failed: %s" % tls_reason(e))
+        self.fresh = True  # no byte has crossed yet: a failure now is the handshake's
+
+    def broken(self, e, code, doing):
+        """The CmdError for an exception of the socket: a TLS handshake that failed (mbedTLS
+        raises ValueError when a certificate does not verify), or the connection's failure."""
+        if self.tls and (self.fresh or isinstance(e, ValueError)):
+            return self.fail(E_OPEN_FAILED, "TLS handshake failed: %s" % tls_reason(e))
+        return self.fail(self.lost(code), "%s failed: %r" % (doing, e))
 
     # -- waits ---------------------------------------------------------------------------------
     async def wait(self, waiting, doing):
@@ -74,8 +79,12 @@ class Conn:
             self.have -= n
             return n
         while True:
-            n = self.sock.readinto(mv)
+            try:
+                n = self.sock.readinto(mv)
+            except (OSError, ValueError) as e:
+                raise self.broken(e, E_PEER_CLOSED, "read")
             if n is not None:
+                self.fresh = False
                 return n
             await self.wait(aio.readable(self.sock), "reading")
 
@@ -92,8 +101,10 @@ class Conn:
                 raise self.fail(E_OPEN_FAILED, "reply line too long")
             try:
                 n = self.sock.readinto(memoryview(self.buf)[self.have :])
-            except OSError as e:
-                raise self.fail(self.lost(E_OPEN_FAILED), "read failed: %r" % (e,))
+            except (OSError, ValueError) as e:
+                raise self.broken(e, E_OPEN_FAILED, "read")
+            if n is not None:
+                self.fresh = False
             if n is None:
                 await self.wait(aio.readable(self.sock), "waiting for a reply")
             elif n == 0:
@@ -109,9 +120,10 @@ class Conn:
         while off < end:
             try:
                 n = self.sock.write(mv[off:])
-            except OSError as e:
-                raise self.fail(self.lost(E_OPEN_FAILED), "write failed: %r" % (e,))
+            except (OSError, ValueError) as e:
+                raise self.broken(e, E_OPEN_FAILED, "write")
             if n:
+                self.fresh = False
                 off += n
             else:
                 await self.wait(aio.writable(self.sock), "sending")
@@ -190,8 +202,8 @@ def load_cas(ctx, path):
 
 
 def tls_reason(e):
-    """A short reason for a TLS failure (mbedTLS raises OSError with its negative code)."""
-    code = e.args[0] if e.args else None
-    if code == -0x2700:  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
-        return "the server's certificate does not verify"
+    """A short reason for a TLS failure: MicroPython raises ValueError with mbedTLS's
+    verification text, or OSError with its negative code."""
+    if isinstance(e, ValueError) and e.args:
+        return "the certificate does not verify: " + str(e.args[0]).strip()
     return repr(e)

@@ -53,14 +53,14 @@ async def getmail(modem):
     pop = Pop3(conn)
     try:
         if tls == 3:
-            await conn.start_tls()
+            conn.start_tls()
         greeting = await conn.read_line()
         if not greeting.startswith(b"+OK"):
             raise conn.fail(E_OPEN_FAILED, "greeting: %r" % greeting[:80])
         if tls != 1 and tls != 3:
             if b"STLS" in await pop.capabilities():
                 await pop.command(b"STLS")
-                await conn.start_tls()
+                conn.start_tls()
             elif tls == 2:
                 raise conn.fail(E_OPEN_FAILED, "STLS required (AT#POP3TLS) and not offered")
         user = st.get("POP3UN")

@@ -89,13 +89,13 @@ async def open_mail(modem, which):
     smtp = Smtp(conn)
     try:
         if tls == 3:
-            await conn.start_tls()
+            conn.start_tls()
         await smtp.reply(b"220", "greeting")
         domain = st.get("DOMAIN").encode() or b"[" + modem.net.ip().encode() + b"]"
         await smtp.hello(domain)
         if tls != 1 and tls != 3 and smtp.offers(b"STARTTLS"):
             await smtp.command(b"STARTTLS", b"220")
-            await conn.start_tls()
+            conn.start_tls()
             await smtp.hello(domain)  # again, over TLS (RFC 3207)
         elif tls == 2:
             raise conn.fail(E_OPEN_FAILED, "STARTTLS required (AT#SMTPTLS) and not offered")

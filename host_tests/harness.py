@@ -158,6 +158,7 @@ class EmulatedModem:
         mpy=False,
         faults=None,
         chunk=None,
+        env=None,
     ):
         self.dir = str(tmp_path)
         self.name = name
@@ -169,6 +170,7 @@ class EmulatedModem:
         self.chunk = chunk  # the data path's read size (None: the board's default)
         self.faults = faults  # "127.0.0.1:PORT": boards/unix/faults.py's control (tests only)
         self.open_serial = open_serial
+        self.env = env  # extra environment for the VM (e.g. MTIP_SERVER_SILENCE_MS)
         self.proc = None
         self.port = None
         self.path = None
@@ -204,6 +206,7 @@ class EmulatedModem:
                 stdout=out,
                 stderr=err,
                 cwd=self.dir,
+                env=dict(os.environ, **self.env) if self.env else None,
                 preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + START_TIMEOUT

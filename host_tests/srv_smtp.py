@@ -29,6 +29,7 @@ Other options:
     drop_in_data=N               after "354" the server reads N more bytes (N=0: none) and
                                  closes the connection: no reply, no message recorded.
     cert="good"|"untrusted"|"wrong_host"  the certificate TLS modes present (srv_tls.py).
+    auth_mechanisms=("PLAIN",)   offer only these AUTH mechanisms (default: LOGIN and PLAIN).
 
 What is recorded (filled in before the server sends its reply, so a client that has its
 answer can look at once):
@@ -251,6 +252,7 @@ class SmtpServer:
         drop_in_data=None,
         cert="good",
         hostname="mx.test.example",
+        auth_mechanisms=None,
     ):
         if mode not in MODES:
             raise ValueError("mode must be one of %s, not %r" % (MODES, mode))
@@ -278,6 +280,10 @@ class SmtpServer:
             auth_required=auth_required,
             ready_timeout=10.0,
         )
+        if auth_mechanisms is not None:  # offer only these (aiosmtpd has LOGIN and PLAIN)
+            kwargs["auth_exclude_mechanism"] = [
+                m for m in ("LOGIN", "PLAIN") if m not in auth_mechanisms
+            ]
         if mode == "plain":
             kwargs["auth_require_tls"] = False
         elif mode == "implicit_tls":

@@ -87,6 +87,9 @@ def main():
         net = faults.FaultyNet(net, faults_at)
     hooks = board.Board()
     m = modem.Modem(uart, net, state_dir, hooks, buffers)
+    silence = os.getenv("MTIP_SERVER_SILENCE_MS")  # tests: a mail or FTP server's 3 minutes
+    if silence:
+        m.silence_ms = int(silence)
     print("ready")
     try:
         sys.stdout.flush()

@@ -164,9 +164,17 @@ def test_listings():
             b'#SMTPSERV: "smtp.example.com"\r\n#SMTPPORT: 25\r\n#SMTPUN: ""\r\n#SMTPPW: ""\r\n'
             b'#DOMAIN: "example.com"\r\n#SMTPAUTH: 0\r\n\r\nOK\r\n'
         )
-        assert b.cmd("AT#VPOP3") == info(
-            '#POP3SERV: ""', "#POP3PORT: 110", '#POP3UN: ""', '#POP3PW: ""', "#POP3HEADERMODE: 1"
-        ) + OK
+        assert (
+            b.cmd("AT#VPOP3")
+            == info(
+                '#POP3SERV: ""',
+                "#POP3PORT: 110",
+                '#POP3UN: ""',
+                '#POP3PW: ""',
+                "#POP3HEADERMODE: 1",
+            )
+            + OK
+        )
         assert b.cmd("AT#VFTP") == info(
             '#FTPSERV: ""', "#FTPPORT: 21", '#FTPUN: ""', '#FTPPW: ""', '#FTPTYPE: "I"',
             "#FTPMODE: 0", '#FTPGETPATH: ""', '#FTPGETFILENAME: ""', '#FTPPUTPATH: ""',
