@@ -175,8 +175,8 @@ def wrap(modem, sock, host, what):
         ctx.verify_mode = ssl.CERT_REQUIRED
     else:
         ctx.verify_mode = ssl.CERT_NONE
-    name = None if ipv4.parse(host) is not None else host  # SNI takes names, not addresses
-    return ctx.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
+    # the certificate must name the host: its name, or its address (an IP subjectAltName)
+    return ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
 
 
 def load_cas(ctx, path):

@@ -2,7 +2,7 @@
 """Run the modem firmware on the MicroPython unix VM with its UART on a pseudo-terminal.
 
     python tools/modem.py [--link PATH] [--state DIR] [--ip A.B.C.D] [--heap SIZE]
-                           [--chunk N] [--mpy]
+                           [--chunk N] [--mpy] [--ca PEM]
 
 Prints `serial: <pty path>` once the modem is ready; open that path with any serial program
 (picocom, minicom, chat, pyserial).  TCP uses the host's addresses (listening binds all of
@@ -223,6 +223,12 @@ def main(argv=None):
         "HOST:PORT (loopback)",
     )
     p.add_argument(
+        "--ca",
+        metavar="PEM",
+        help="CA certificates (PEM) the mail and FTP services check servers against; copied "
+        "into the state directory as ca.pem (the board keeps it there too)",
+    )
+    p.add_argument(
         "--micropython",
         help="the MicroPython unix binary (default: next to this Python, then PATH)",
     )
@@ -238,6 +244,12 @@ def main(argv=None):
         return 127
     args.state = os.path.abspath(args.state)
     os.makedirs(args.state, exist_ok=True)
+    if args.ca:
+        try:
+            shutil.copyfile(args.ca, os.path.join(args.state, "ca.pem"))
+        except OSError as e:
+            sys.stderr.write("modem.py: --ca %s: %s\n" % (args.ca, e))
+            return 2
 
     if not args.mpy:
         status = Launcher(args, mpy).run()
