@@ -75,7 +75,7 @@ class Conn:
         if self.have:
             n = min(self.have, len(mv))
             mv[:n] = self.buf[:n]
-            self.buf[:n] = self.buf[n : self.have]
+            self.buf[: self.have - n] = self.buf[n : self.have]  # (same length: buf stays)
             self.have -= n
             return n
         while True:
