@@ -17,6 +17,8 @@ Sections (see docs/benchmarks.md for what each measures and how):
   heap        the firmware code's heap share; the smallest -X heapsize (bisection, 4 KiB
               steps) for booting, and for 8 MiB both ways + 200 sessions
   callgrind   instructions per payload byte (valgrind) and an ESP32 baud-rate estimate
+  services    FTPGET / FTPPUT of 8 MiB vs a plain TCP session in the same run; the heap each
+              mail and FTP service costs while it runs, with and without TLS
 
 Only loopback addresses are used; every wait is bounded; every process started is stopped
 by its PID. Options: --quick, --only LIST, --size MIB, --rounds N, --doc PATH, --no-doc,
@@ -38,7 +40,7 @@ sys.path.insert(0, HERE)
 import bench_rig as rig  # noqa: E402
 
 ROOT = rig.ROOT
-SECTIONS = ("throughput", "latency", "codec", "heap", "callgrind")
+SECTIONS = ("throughput", "latency", "codec", "heap", "callgrind", "services")
 DEFAULT_DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 DEFAULT_JSON = os.path.join(ROOT, "build", "benchmarks.json")
 MiB = 1 << 20
@@ -317,6 +319,15 @@ def run_callgrind(size, trips, modes):
     return res
 
 
+# --- mail and FTP services -----------------------------------------------------------------------
+
+
+def run_services(size, rounds, workdir):
+    import bench_services
+
+    return bench_services.run(size, rounds, workdir, say=say)
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -419,6 +430,11 @@ def main(argv):
             "heap",
             "heap",
             lambda d: run_heap(size, 20 if q else 200, 16384 if q else 4096, 16384, 512 * 1024),
+        ),
+        (
+            "services",
+            "mail and FTP services: %d MiB FTPGET / FTPPUT vs a TCP session; heap" % (size >> 20),
+            lambda d: run_services(size, 1 if q else 3, d),
         ),
         (
             "callgrind",

@@ -376,6 +376,12 @@ def page(res, chart_name):
             )
         add("")
 
+    if res.get("services"):
+        import bench_services
+
+        for line in bench_services.report_lines(res["services"]):
+            add(line)
+
     cg = res.get("callgrind")
     if cg:
         add("## Instructions per byte")
@@ -590,6 +596,10 @@ def summary(res):
                     None,
                 )
             )
+    if res.get("services"):
+        import bench_services
+
+        out += bench_services.summary_lines(res["services"])
     cg = res.get("callgrind")
     if cg:
         from bench_callgrind import per_byte

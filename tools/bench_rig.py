@@ -132,9 +132,17 @@ class Firmware:
     name = "firmware"
 
     def __init__(
-        self, workdir, heap=None, mpy=True, micropython=None, start_timeout=30.0, chunk=None
+        self,
+        workdir,
+        heap=None,
+        mpy=True,
+        micropython=None,
+        start_timeout=30.0,
+        chunk=None,
+        probe=False,
     ):
         self.workdir = workdir
+        self.probe = probe  # with boards/unix/faults.py's control port, for heap_used()
         self.heap = heap
         self.chunk = chunk  # the data path's read size (None: the unix board's default)
         self.mpy = mpy
@@ -160,6 +168,11 @@ class Firmware:
             cmd += ["--chunk", str(self.chunk)]
         if self.micropython:
             cmd += ["--micropython", self.micropython]
+        if self.probe:
+            self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.ctl.bind(("127.0.0.1", 0))
+            self.ctl.settimeout(self.start_timeout)
+            cmd += ["--faults", "127.0.0.1:%d" % self.ctl.getsockname()[1]]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
                 cmd,
@@ -191,11 +204,19 @@ class Firmware:
         self.fd = open_device(path)
         self.buf = bytearray()
         self.settings = {}
+        if self.probe:
+            _hello, self.ctl_addr = self.ctl.recvfrom(64)
         # The boot URC may come before or after we opened the port: drain it, turn echo off.
         self.read_for(0.3)
         self.command("ATE0", b"OK\r\n")
         self.command("AT#CONNECTIONSTART", GPRS, timeout=10)
         return self
+
+    def heap_used(self):
+        """Bytes allocated on the VM's heap after a collection (needs probe=True)."""
+        self.ctl.sendto(b"heap", self.ctl_addr)
+        reply = self.ctl.recvfrom(256)[0].split()
+        return int(reply[1])
 
     def stderr(self):
         try:

@@ -57,7 +57,8 @@ def compile_firmware(mpy_cross, out_dir):
         os.path.join(ROOT, "firmware", n)
         for n in sorted(os.listdir(os.path.join(ROOT, "firmware")))
     ]
-    sources += [os.path.join(ROOT, "boards", "unix", n) for n in ("app.py", "board.py")]
+    board = ("app.py", "board.py", "faults.py")  # (faults: the tests' and benchmarks' probes)
+    sources += [os.path.join(ROOT, "boards", "unix", n) for n in board]
     # main.py stays source, as on the ESP32, and runs from out_dir: the VM puts a script's own
     # folder first on sys.path, so boards/unix/main.py would import app.py and board.py as source.
     shutil.copy(MAIN, os.path.join(out_dir, "main.py"))

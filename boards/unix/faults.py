@@ -32,6 +32,7 @@ import asyncio
 import neterr
 
 GET_FILENO = 10  # MP_STREAM_GET_FILENO: the poller then polls the real socket's fd
+POLL = 3  # MP_STREAM_POLL: asked by what wraps this socket (ssl), not by the poller
 NOT_ATTACHED = 35865
 
 
@@ -45,6 +46,13 @@ class FaultSock(io.IOBase):
     def ioctl(self, req, arg):
         if req == GET_FILENO:
             return self.s.fileno()
+        if req == POLL:  # an ssl socket over this one asks what is ready
+            import select
+
+            p = select.poll()
+            p.register(self.s, arg)
+            ready = p.poll(0)
+            return ready[0][1] & arg if ready else 0
         return -1
 
     def fileno(self):

@@ -1,0 +1,332 @@
+"""Benchmarks of the mail and FTP services, with the real servers the tests use (issue 10).
+
+run_ftp(): AT#FTPGET and AT#FTPPUT of `size` random bytes (binary, plain FTP, pyftpdlib) and,
+in the same run on the same modem, a plain TCP session (AT#OTCP, DLEMODE 1, TCPTXDELAY 0) moving
+the same bytes the same way: FTPGET against peer->device, FTPPUT against device->peer. The clock
+runs from the entry message to the last byte (FTPGET: its lone ETX; FTPPUT: the server's file
+complete, i.e. the OK), for the TCP rows as tools/bench.py's throughput section does; the
+order alternates per round. Every byte is checked.
+
+run_heap(): what each service costs on the VM's heap while it runs (the modem's allocation
+after a collection, during the service, minus the same figure idle), with and without TLS:
+PUTMAIL in data mode, GETMAIL and FTPGET blocked on a device that does not read, FTPPUT waiting
+for the device's bytes. Servers: aiosmtpd, Debian's dovecot, pyftpdlib, certificates from
+trustme (host_tests/srv_*.py, which need no pytest).
+"""
+
+import os
+import pathlib
+import select
+import sys
+import threading
+import time
+
+import bench_rig as rig
+
+sys.path.insert(0, os.path.join(rig.ROOT, "host_tests"))
+
+from srv_ftp import FtpServer  # noqa: E402
+from srv_pop3 import DovecotPop3  # noqa: E402
+from srv_smtp import SmtpServer  # noqa: E402
+from srv_tls import TlsMaterial  # noqa: E402
+
+END_GET = b"\x03\r\nOK\r\n"
+END_PUT = b"\x03\r\nOK\r\n"
+
+
+def _read_exact_end(fw, want_len, end, limit):
+    """Read the device side until `want_len` bytes ending in `end` came; (bytes, t_last)."""
+    buf = fw.buf
+    fw.buf = bytearray()
+    deadline = time.monotonic() + limit
+    last = time.perf_counter()
+    while len(buf) < want_len or not buf.endswith(end):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise rig.RigError("stalled after %d of %d bytes: %r" % (len(buf), want_len, buf[-60:]))
+        if select.select([fw.fd], [], [], min(left, 0.5))[0]:
+            buf += os.read(fw.fd, rig.READ_CHUNK)
+            last = time.perf_counter()
+    return bytes(buf), last
+
+
+def ftpget(fw, data):
+    wire = rig.dle_escape(data)
+    os.write(fw.fd, b"AT#FTPGET\r")
+    fw.read_until(b"\r\nOk_Info_DataBegin\r\n", timeout=30)
+    t0 = time.perf_counter()
+    got, t1 = _read_exact_end(fw, len(wire) + len(END_GET), END_GET, 300)
+    if got[: -len(END_GET)] != wire:
+        raise rig.RigError("FTPGET: the device received other bytes than the file")
+    return len(data) / (t1 - t0) / 1e6
+
+
+def ftpput(fw, server, data, name):
+    wire = rig.dle_escape(data) + b"\x03"
+    os.write(fw.fd, b"AT#FTPPUT\r")
+    fw.read_until(rig.WAITING, timeout=30)
+    t0 = time.perf_counter()
+
+    def write():
+        for i in range(0, len(wire), rig.WRITE_CHUNK):
+            os.write(fw.fd, wire[i : i + rig.WRITE_CHUNK])
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    _got, t1 = _read_exact_end(fw, len(END_PUT), END_PUT, 300)
+    writer.join(30)
+    if (server.root / name).read_bytes() != data:
+        raise rig.RigError("FTPPUT: the server stored other bytes than the device sent")
+    return len(data) / (t1 - t0) / 1e6
+
+
+def ftp_root(workdir, name):
+    root = pathlib.Path(workdir) / name
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def tcp(fw, peer, data, direction):
+    fd, conn = fw.open_session(peer, 1, 0)
+    wire = rig.dle_escape(data)
+    if direction == "down":
+        res = rig.transfer(fd, conn, None, (data, wire), stall=15, limit=300, kill=fw.abort)
+    else:
+        res = rig.transfer(fd, conn, (wire, data), None, stall=15, limit=300, kill=fw.abort)
+    if res.error or res.lost:
+        raise rig.RigError("TCP session: %s (%d lost)" % (res.error, res.lost))
+    fw.close_session(conn)
+    return res.mbps
+
+
+def run_ftp(size, rounds, workdir, say=print):
+    tls = TlsMaterial(os.path.join(workdir, "tls"))
+    server = FtpServer(tls, ftp_root(workdir, "ftp"), users={"bench": "pw"}).start()
+    peer = rig.Peer()
+    fw = rig.Firmware(workdir).start()
+    data = os.urandom(size)
+    (server.root / "get.bin").write_bytes(data)
+    rounds_of = {"ftpget": [], "tcp down": [], "ftpput": [], "tcp up": []}
+    try:
+        for line in (
+            'AT#FTPSERV="127.0.0.1"',
+            "AT#FTPPORT=%d" % server.port,
+            'AT#FTPUN="bench"',
+            'AT#FTPPW="pw"',
+            'AT#FTPGETFILENAME="get.bin"',
+            'AT#FTPPUTFILENAME="put.bin"',
+            "AT#TCPRXDELAY=1,0",
+        ):
+            fw.command(line)
+        for k in range(rounds):
+            steps = [
+                ("ftpget", lambda: ftpget(fw, data)),
+                ("tcp down", lambda: tcp(fw, peer, data, "down")),
+                ("ftpput", lambda: ftpput(fw, server, data, "put.bin")),
+                ("tcp up", lambda: tcp(fw, peer, data, "up")),
+            ]
+            if k % 2:
+                steps = [steps[1], steps[0], steps[3], steps[2]]
+            for key, step in steps:
+                rounds_of[key].append(step())
+    finally:
+        fw.stop()
+        peer.close()
+        server.stop()
+    med = {key: rig.median(v) for key, v in rounds_of.items()}
+    rows = [
+        {"service": "FTPGET", "mbps": med["ftpget"], "tcp": med["tcp down"]},
+        {"service": "FTPPUT", "mbps": med["ftpput"], "tcp": med["tcp up"]},
+    ]
+    for r in rows:
+        r["ratio"] = r["mbps"] / r["tcp"]
+        say(
+            "  %s %d MiB: %6.1f MB/s, TCP session the same way %6.1f MB/s, ratio %.2fx"
+            % (r["service"], size >> 20, r["mbps"], r["tcp"], r["ratio"])
+        )
+    return {"size": size, "rounds": rounds, "rows": rows, "all": rounds_of}
+
+
+# --- heap --------------------------------------------------------------------------------------
+
+
+def _heap_during(fw, start, finish):
+    """fw.heap_used() while a service runs (`start` opened it), minus idle; then `finish` it."""
+    fw.command("AT")
+    idle = fw.heap_used()
+    start()
+    during = fw.heap_used()
+    finish()
+    fw.command("AT")
+    after = fw.heap_used()
+    return during - idle, after - idle
+
+
+def run_heap(workdir, say=print):
+    tls = TlsMaterial(os.path.join(workdir, "tls-heap"))
+    smtp_plain = SmtpServer(tls, mode="plain").start()
+    smtp_tls = SmtpServer(tls, mode="implicit_tls").start()
+    pop3 = DovecotPop3(tls, users={"alice": "secret"}).start()
+    ftp_plain = FtpServer(tls, ftp_root(workdir, "ftp-plain"), users={"bench": "pw"}).start()
+    ftp_tls = FtpServer(
+        tls, ftp_root(workdir, "ftp-tls"), users={"bench": "pw"}, tls="explicit"
+    ).start()
+    big = os.urandom(1 << 20)
+    for s in (ftp_plain, ftp_tls):
+        (s.root / "get.bin").write_bytes(big)
+    fw = rig.Firmware(workdir, probe=True).start()
+    import shutil
+
+    shutil.copy(tls.ca_path, os.path.join(fw.state, "ca.pem"))
+    rows = []
+    try:
+        for line in ('AT#REC1="bob@example.com"', 'AT#SENDERADDR="m@example.com"'):
+            fw.command(line)
+
+        def drain(end):
+            return lambda: fw.read_until(end, timeout=60)
+
+        for name, tls_on, server in (
+            ("SMTP", False, smtp_plain),
+            ("SMTP", True, smtp_tls),
+        ):
+            fw.command('AT#SMTPSERV="%s"' % ("localhost" if tls_on else "127.0.0.1"))
+            fw.command("AT#SMTPPORT=%d" % server.port)
+            fw.command("AT#SMTPTLS=%d" % (3 if tls_on else 1))
+
+            def start():
+                os.write(fw.fd, b"AT#PUTMAIL\r")
+                fw.read_until(rig.WAITING, timeout=30)
+
+            def finish():
+                os.write(fw.fd, b"\r\nbody\r\n.\r\n")
+                fw.read_until(rig.OK, timeout=30)
+
+            rows.append((name, tls_on) + _heap_during(fw, start, finish))
+        fw.command('AT#POP3SERV="localhost"')
+        fw.command('AT#POP3UN="alice"')
+        fw.command('AT#POP3PW="secret"')
+        for tls_on in (False, True):
+            pop3.deliver("alice", [b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1024])
+            fw.command("AT#POP3PORT=%d" % (pop3.tls_port if tls_on else pop3.port))
+            fw.command("AT#POP3TLS=%d" % (3 if tls_on else 1))
+
+            def start():
+                os.write(fw.fd, b"AT#GETMAIL\r")
+                time.sleep(1.0)  # the relay fills the pty and waits for the device
+
+            rows.append(("POP3", tls_on) + _heap_during(fw, start, drain(b"\r\n.\r\n\r\nOK\r\n")))
+        for tls_on, server in ((False, ftp_plain), (True, ftp_tls)):
+            for line in (
+                'AT#FTPSERV="localhost"',
+                "AT#FTPPORT=%d" % server.port,
+                'AT#FTPUN="bench"',
+                'AT#FTPPW="pw"',
+                "AT#FTPTLS=%d" % (2 if tls_on else 1),
+                'AT#FTPGETFILENAME="get.bin"',
+                'AT#FTPPUTFILENAME="put.bin"',
+            ):
+                fw.command(line)
+
+            def start_get():
+                os.write(fw.fd, b"AT#FTPGET\r")
+                time.sleep(1.0)
+
+            rows.append(("FTPGET", tls_on) + _heap_during(fw, start_get, drain(END_GET)))
+
+            def start_put():
+                os.write(fw.fd, b"AT#FTPPUT\r")
+                fw.read_until(rig.WAITING, timeout=30)
+
+            def finish_put():
+                os.write(fw.fd, b"data\x03")
+                fw.read_until(END_PUT, timeout=30)
+
+            rows.append(("FTPPUT", tls_on) + _heap_during(fw, start_put, finish_put))
+    finally:
+        fw.stop()
+        for s in (smtp_plain, smtp_tls, pop3, ftp_plain, ftp_tls):
+            s.stop()
+    out = []
+    for name, tls_on, during, after in rows:
+        say(
+            "  %-6s %-8s %6d B while it runs, %6d B after it (code kept loaded)"
+            % (name, "TLS" if tls_on else "plain", during, after)
+        )
+        out.append({"service": name, "tls": tls_on, "during": during, "after": after})
+    return {"rows": out}
+
+
+if __name__ == "__main__":
+    with rig.tmpdir("bench-services-") as d:
+        run_ftp(int(float(sys.argv[1] if len(sys.argv) > 1 else 8) * (1 << 20)), 3, d)
+        run_heap(d)
+
+
+# --- the section for tools/bench.py and its page ---------------------------------------------
+
+TARGET_RATIO = 0.8  # issue 10: FTPPUT / FTPGET at least 0.8x a plain TCP session
+
+
+def run(size, rounds, workdir, say=print):
+    return {"ftp": run_ftp(size, rounds, workdir, say), "heap": run_heap(workdir, say)}
+
+
+def report_lines(svc):
+    """Markdown for docs/benchmarks.md."""
+    out = ["## Mail and FTP services", ""]
+    ftp = svc.get("ftp")
+    if ftp:
+        out += [
+            "AT#FTPGET and AT#FTPPUT of %d MiB of random bytes (binary, plain FTP, pyftpdlib "
+            "on 127.0.0.1), against a plain TCP session on the same modem in the same run "
+            "moving the same bytes the same way (AT#OTCP, DLEMODE 1, TCPTXDELAY 0: FTPGET is "
+            "DLE-escaped to the device as that session is); the clock runs from the entry "
+            "message to the last byte (FTPPUT: to the OK, i.e. the file stored); median of %d "
+            "rounds, every byte checked." % (ftp["size"] >> 20, ftp["rounds"]),
+            "",
+            "| service | MB/s | TCP session, same way | ratio |",
+            "|---|---|---|---|",
+        ]
+        for r in ftp["rows"]:
+            out.append(
+                "| %s | %.1f | %.1f | %.2fx |" % (r["service"], r["mbps"], r["tcp"], r["ratio"])
+            )
+        out.append("")
+    heap = svc.get("heap")
+    if heap:
+        out += [
+            "What each service costs on the VM's heap while it runs: the modem's allocation "
+            "after a collection (boards/unix/faults.py's probe) during the service minus the "
+            "same figure idle, the service's module loaded for the first time in that run "
+            "(`after`: what stays once it ended, its code, kept while the heap has room; "
+            "interpreter.py forgets it when less than 24 KiB are free). PUTMAIL in data mode; "
+            "GETMAIL (a 1 MiB message) and FTPGET (1 MiB) blocked on a device that does not "
+            "read; FTPPUT waiting for the device's bytes. TLS: implicit for SMTP and POP3, "
+            "explicit FTPS (control and data sessions) for FTP, certificates checked.",
+            "",
+            "| service | TLS | while it runs | after |",
+            "|---|---|---|---|",
+        ]
+        for r in heap["rows"]:
+            out.append(
+                "| %s | %s | %.1f KiB | %.1f KiB |"
+                % (r["service"], "yes" if r["tls"] else "no", r["during"] / 1024, r["after"] / 1024)
+            )
+        out.append("")
+    return out
+
+
+def summary_lines(svc):
+    out = []
+    ftp = svc.get("ftp")
+    if ftp:
+        worst = min(r["ratio"] for r in ftp["rows"])
+        out.append(
+            (
+                "FTPGET / FTPPUT >= %.1fx a TCP session (issue 10)" % TARGET_RATIO,
+                ", ".join("%s %.2fx" % (r["service"], r["ratio"]) for r in ftp["rows"]),
+                worst >= TARGET_RATIO,
+            )
+        )
+    return out
