@@ -43,7 +43,8 @@ def _read_exact_end(fw, want_len, end, limit):
     while len(buf) < want_len or not buf.endswith(end):
         left = deadline - time.monotonic()
         if left <= 0:
-            raise rig.RigError("stalled after %d of %d bytes: %r" % (len(buf), want_len, buf[-60:]))
+            got = (len(buf), want_len, bytes(buf[-60:]))
+            raise rig.RigError("stalled after %d of %d bytes: %r" % got)
         if select.select([fw.fd], [], [], min(left, 0.5))[0]:
             buf += os.read(fw.fd, rig.READ_CHUNK)
             last = time.perf_counter()
@@ -309,10 +310,9 @@ def report_lines(svc):
             "|---|---|---|---|",
         ]
         for r in heap["rows"]:
-            out.append(
-                "| %s | %s | %.1f KiB | %.1f KiB |"
-                % (r["service"], "yes" if r["tls"] else "no", r["during"] / 1024, r["after"] / 1024)
-            )
+            tls = "yes" if r["tls"] else "no"
+            kib = (r["during"] / 1024, r["after"] / 1024)
+            out.append("| %s | %s | %.1f KiB | %.1f KiB |" % ((r["service"], tls) + kib))
         out.append("")
     return out
 
