@@ -388,5 +388,17 @@ class Modem:
         self.log("soft reset")
         await self.send(WIND_READY)
 
+    async def restart(self):
+        """Restart of the modem application from outside the serial line (the console): a
+        running session or service ends first, as on a DTR drop, then as AT#RESET."""
+        session = self.session
+        if session is not None:
+            session.stop()
+            for _ in range(500):  # it answers the device and gives the UART back
+                if self.session is not session:
+                    break
+                await asyncio.sleep_ms(20)
+        await self.soft_reset()
+
     def log_lines(self):
         return self.log.lines()
