@@ -9,21 +9,6 @@ from ident import STACK_ID, VERSION_LINE
 
 TCP_NAMES = ("TCPSERV", "TCPPORT", "DLEMODE", "TCPTXDELAY", "TCPINACTIVITYTIMER")
 UDP_NAMES = ("UDPSERV", "UDPPORT", "UDPDLEMODE", "UDPTXDELAY")
-SMTP_NAMES = (
-    "SENDERNAME", "SENDERADDR", "SMTPSERV", "SMTPPORT", "SMTPUN", "SMTPPW", "DOMAIN", "SMTPAUTH",
-)  # fmt: skip
-POP3_NAMES = ("POP3SERV", "POP3PORT", "POP3UN", "POP3PW", "POP3HEADERMODE")
-FTP_NAMES = (
-    "FTPSERV", "FTPPORT", "FTPUN", "FTPPW", "FTPTYPE", "FTPMODE", "FTPGETPATH", "FTPGETFILENAME",
-    "FTPPUTPATH", "FTPPUTFILENAME",
-)  # fmt: skip
-# Ours and the later (U) additions: shown in AT#VALL only, so the listings above stay as the
-# manual has them.
-EXTRA_NAMES = ("SMTPNETWORKTIMER", "FTPFILESIZE", "SMTPTLS", "POP3TLS", "FTPTLS", "TLSVERIFY")
-
-
-def mail_lines(it, i):
-    return settings_lines(it, ("REC%d" % i, "CCREC%d" % i, "SUBJ%d" % i, "BODY%d" % i))
 
 
 async def run(it, cmd, name):
@@ -82,37 +67,8 @@ def hash_vall(it, cmd):
     lines += settings_lines(it, UDP_NAMES + ("UDPRXDELAY",)) + [""]
     lines += settings_lines(it, ("PINGREMOTE", "PINGNUM", "PINGDELAY")) + [""]
     lines += settings_lines(it, ("WIFISSID", "WIFIPW")) + [""]
-    lines += settings_lines(it, SMTP_NAMES) + [""]
-    for i in (1, 2, 3):
-        lines += mail_lines(it, i) + [""]
-    lines += settings_lines(it, POP3_NAMES) + [""]
-    lines += settings_lines(it, FTP_NAMES) + [""]
-    lines += settings_lines(it, EXTRA_NAMES)
+    lines += it.load("cmd_mail").vall_lines(it)  # (the mail and FTP blocks)
     it.info(lines)
-
-
-def hash_vsmtp(it, cmd):
-    it.info(settings_lines(it, SMTP_NAMES))
-
-
-def hash_vpop3(it, cmd):
-    it.info(settings_lines(it, POP3_NAMES))
-
-
-def hash_vftp(it, cmd):
-    it.info(settings_lines(it, FTP_NAMES))
-
-
-def hash_vmail(it, cmd):
-    """AT#VMAIL: the three combinations, a blank line between them; AT#VMAILi: one."""
-    lines = []
-    for i in (1, 2, 3):
-        lines += mail_lines(it, i) + [""]
-    it.info(lines[:-1])
-
-
-def vmail_i(i):
-    return lambda it, cmd: it.info(mail_lines(it, i))
 
 
 def hash_vversion(it, cmd):
@@ -134,11 +90,4 @@ COMMANDS = {
     "VALL": hash_vall,
     "VVERSION": hash_vversion,
     "VLOG": hash_vlog,
-    "VSMTP": hash_vsmtp,
-    "VPOP3": hash_vpop3,
-    "VFTP": hash_vftp,
-    "VMAIL": hash_vmail,
-    "VMAIL1": vmail_i(1),
-    "VMAIL2": vmail_i(2),
-    "VMAIL3": vmail_i(3),
 }

@@ -16,6 +16,10 @@ _MAX_TEXT = 120
 
 
 async def run(it, cmd, name):
+    listing = LISTINGS.get(name)
+    if listing is not None:
+        it.info(listing(it))
+        return None
     if name.startswith("BODY"):
         return start_entry(it, cmd, name, False)
     if name.endswith("ADD"):
@@ -130,3 +134,71 @@ class TextEntry:
             it.error(E_EEPROM)
             return
         it.result(results.OK)
+
+
+# --- listings (multitech-mail-ftp.md §6) -------------------------------------------------------
+
+SMTP_NAMES = (
+    "SENDERNAME", "SENDERADDR", "SMTPSERV", "SMTPPORT", "SMTPUN", "SMTPPW", "DOMAIN", "SMTPAUTH",
+)  # fmt: skip
+POP3_NAMES = ("POP3SERV", "POP3PORT", "POP3UN", "POP3PW", "POP3HEADERMODE")
+FTP_NAMES = (
+    "FTPSERV", "FTPPORT", "FTPUN", "FTPPW", "FTPTYPE", "FTPMODE", "FTPGETPATH", "FTPGETFILENAME",
+    "FTPPUTPATH", "FTPPUTFILENAME",
+)  # fmt: skip
+# Ours and the later (U) additions: shown in AT#VALL only, so the listings above stay as the
+# manual has them.
+EXTRA_NAMES = ("SMTPNETWORKTIMER", "FTPFILESIZE", "SMTPTLS", "POP3TLS", "FTPTLS", "TLSVERIFY")
+
+
+def settings_lines(it, names):
+    return [it.show(n, it.settings.get(n)) for n in names]
+
+
+def mail_lines(it, i):
+    return settings_lines(it, ("REC%d" % i, "CCREC%d" % i, "SUBJ%d" % i, "BODY%d" % i))
+
+
+def list_smtp(it):
+    return settings_lines(it, SMTP_NAMES)
+
+
+def list_pop3(it):
+    return settings_lines(it, POP3_NAMES)
+
+
+def list_ftp(it):
+    return settings_lines(it, FTP_NAMES)
+
+
+def list_mail(it):
+    """AT#VMAIL: the three combinations, a blank line between them; AT#VMAILi: one."""
+    lines = []
+    for i in (1, 2, 3):
+        lines += mail_lines(it, i) + [""]
+    return lines[:-1]
+
+
+def vmail_i(i):
+    return lambda it: mail_lines(it, i)
+
+
+def vall_lines(it):
+    """AT#VALL's mail and FTP blocks."""
+    lines = settings_lines(it, SMTP_NAMES) + [""]
+    for i in (1, 2, 3):
+        lines += mail_lines(it, i) + [""]
+    lines += settings_lines(it, POP3_NAMES) + [""]
+    lines += settings_lines(it, FTP_NAMES) + [""]
+    return lines + settings_lines(it, EXTRA_NAMES)
+
+
+LISTINGS = {
+    "VSMTP": list_smtp,
+    "VPOP3": list_pop3,
+    "VFTP": list_ftp,
+    "VMAIL": list_mail,
+    "VMAIL1": vmail_i(1),
+    "VMAIL2": vmail_i(2),
+    "VMAIL3": vmail_i(3),
+}

@@ -56,7 +56,7 @@ def profile_param(it, cmd, name):
 
 
 def global_param(it, cmd, name):
-    kind, _d, a, b = cfg.GLOBAL_PARAMS[name]
+    kind, _d, a, b = cfg.spec_of(name)
     if cmd.op == TEST:
         if kind == "int":
             it.info("#%s: (%d-%d)" % (name, a, b))

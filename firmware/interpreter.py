@@ -50,13 +50,6 @@ HASH_GROUPS = {
     "VLOG": "cmd_info",
 }
 
-for _name in (
-    "PUTMAIL", "SENDMAIL", "SENDMAIL1", "SENDMAIL2", "SENDMAIL3", "GETMAIL", "FTPGET", "FTPPUT",
-    "REC1ADD", "REC2ADD", "REC3ADD",
-):  # fmt: skip
-    HASH_GROUPS[_name] = "cmd_mail"
-for _name in ("VSMTP", "VPOP3", "VMAIL", "VMAIL1", "VMAIL2", "VMAIL3", "VFTP"):
-    HASH_GROUPS[_name] = "cmd_info"
 BODY_ENTRY = ("BODY1", "BODY2", "BODY3")
 
 # Free heap below which the command groups are forgotten after a line (see the module doc):
@@ -155,8 +148,12 @@ class Interpreter:
             if name in cfg.PROFILE_PARAMS or name in cfg.GLOBAL_PARAMS:
                 return self.load("cmd_params").run(self, cmd, name)
             group = HASH_GROUPS.get(name)
-            if group is None:
-                raise CmdError(E_UNKNOWN)
+            if group is None:  # the mail and FTP names are in a table of their own
+                if cfg.spec_of(name) is not None:
+                    return self.load("cmd_params").run(self, cmd, name)
+                group = cfg.mail_command_group(name)
+                if group is None:
+                    raise CmdError(E_UNKNOWN)
             return await self.load(group).run(self, cmd, name)
         if name[0] == "+":
             handler = self.load("cmd_plus").COMMANDS.get(name[1:])
@@ -180,11 +177,12 @@ class Interpreter:
 
     def release(self):
         """Forget the loaded command groups, so the GC can take their code back."""
-        if not self.groups:  # nothing to give back: no collection per line on a small heap
-            return
+        if not self.groups and "mailparams" not in sys.modules:
+            return  # nothing to give back: no collection per line on a small heap
         for name in self.groups:
             sys.modules.pop(name, None)
         self.groups.clear()
+        sys.modules.pop("mailparams", None)  # (settings.py imports it when a mail name is used)
         gc.collect()
 
     # -- what several command groups use -------------------------------------------------------
@@ -204,7 +202,7 @@ class Interpreter:
         if isinstance(value, list):  # recipients: "a@x.y","b@x.y" (none: "")
             value = ",".join(['"%s"' % v for v in value]) or '""'
         elif isinstance(value, str):
-            if cfg.GLOBAL_PARAMS.get(name, ("",))[0] == "secret" and value:
+            if value and name not in cfg.PROFILE_PARAMS and cfg.spec_of(name)[0] == "secret":
                 value = SECRET_SHOWN
             value = '"%s"' % value
         else:

@@ -34,6 +34,7 @@ class Conn:
         self.buf = bytearray(_LINE_MAX)
         self.have = 0  # bytes read ahead in buf (after the last line taken)
         self.tls = False
+        self.raw = None  # the TCP socket under a TLS one
         self.fresh = False
         self.silence_ms = getattr(modem, "silence_ms", SILENCE_MS)
 
@@ -50,6 +51,7 @@ class Conn:
         """Wrap the socket in TLS (after STARTTLS / STLS / AUTH TLS, or at once); the handshake
         runs inside the next read or write, which fails with 38016 when it does (the
         certificate is checked unless AT#TLSVERIFY=0)."""
+        self.raw = self.sock
         self.sock = wrap(self.modem, self.sock, self.host, self.what)
         self.tls = True
         self.fresh = True  # no byte has crossed yet: a failure now is the handshake's
@@ -129,10 +131,15 @@ class Conn:
                 await self.wait(aio.writable(self.sock), "sending")
 
     def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        """Close the connection. A TLS socket's close() neither sends close_notify nor closes
+        the socket under it (MicroPython), so that one is closed too: its FIN is what ends an
+        FTPS upload for the server, and nothing leaks after a failed handshake."""
+        for sock in (self.sock, self.raw):
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
 
 
 async def connect(modem, host, port, what):

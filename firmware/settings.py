@@ -45,52 +45,29 @@ GLOBAL_PARAMS = {
     "PINGDELAY": ("int", 1, 1, 255),
     "WIFISSID": ("text", "", 32, 0),
     "WIFIPW": ("secret", "", 63, 0),
-    # E-mail (multitech-mail-ftp.md §2.1, §3.1)
-    "SENDERNAME": ("text", "", 120, 0),
-    "SENDERADDR": ("text", "", 120, 0),
-    "REC1": ("list", [], 120, 10),
-    "REC2": ("list", [], 120, 10),
-    "REC3": ("list", [], 120, 10),
-    "CCREC1": ("text", "", 120, 0),
-    "CCREC2": ("text", "", 120, 0),
-    "CCREC3": ("text", "", 120, 0),
-    "SUBJ1": ("text", "", 120, 0),
-    "SUBJ2": ("text", "", 120, 0),
-    "SUBJ3": ("text", "", 120, 0),
-    "BODY1": ("body", "", 120, 0),
-    "BODY2": ("body", "", 120, 0),
-    "BODY3": ("body", "", 120, 0),
-    "SMTPSERV": ("host", "", 120, 0),
-    "SMTPPORT": ("int", 25, 1, 65535),
-    "SMTPUN": ("text", "", 64, 0),
-    "SMTPPW": ("secret", "", 64, 0),
-    "SMTPAUTH": ("int", 0, 0, 1),
-    "DOMAIN": ("text", "", 120, 0),
-    "SMTPNETWORKTIMER": ("int", 0, 0, 65535),
-    "POP3SERV": ("host", "", 120, 0),
-    "POP3PORT": ("int", 110, 1, 65535),
-    "POP3UN": ("text", "", 64, 0),
-    "POP3PW": ("secret", "", 64, 0),
-    "POP3HEADERMODE": ("int", 1, 0, 1),
-    # FTP (§4.1)
-    "FTPSERV": ("host", "", 120, 0),
-    "FTPPORT": ("int", 21, 1, 65535),
-    "FTPUN": ("text", "", 64, 0),
-    "FTPPW": ("secret", "", 64, 0),
-    "FTPTYPE": ("ftptype", "I", 0, 0),
-    "FTPMODE": ("int", 0, 0, 1),
-    "FTPGETPATH": ("text", "", 120, 0),
-    "FTPGETFILENAME": ("text", "", 120, 0),
-    "FTPPUTPATH": ("text", "", 120, 0),
-    "FTPPUTFILENAME": ("text", "", 120, 0),
-    "FTPFILESIZE": ("int", 0, 0, 999999999),
-    # Ours (compatibility.md): TLS for each service (0 by port, 1 never, 2 STARTTLS required,
-    # 3 TLS from the first byte) and whether a server's certificate is checked.
-    "SMTPTLS": ("int", 0, 0, 3),
-    "POP3TLS": ("int", 0, 0, 3),
-    "FTPTLS": ("int", 0, 0, 3),
-    "TLSVERIFY": ("int", 1, 0, 1),
 }
+
+
+def _mail():
+    import mailparams  # (interpreter.release() forgets it again when the heap runs low)
+
+    return mailparams
+
+
+def spec_of(name):
+    """The (kind, default, a, b) of an AT# parameter, or None for a name that is not one."""
+    return PROFILE_PARAMS.get(name) or GLOBAL_PARAMS.get(name) or _mail().PARAMS.get(name)
+
+
+def global_names():
+    """Every non-indexed AT# parameter: the table above, then the mail and FTP ones."""
+    return list(GLOBAL_PARAMS) + list(_mail().PARAMS)
+
+
+def mail_command_group(name):
+    """The command group of a mail or FTP command that is not a parameter, else None."""
+    return _mail().COMMANDS.get(name)
+
 
 # V.250 profile: saved by AT&W, restored by ATZ, factory values by AT&F.
 SERIAL_RATES = (0, 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
@@ -298,8 +275,10 @@ class Settings:
                 if not isinstance(value, list) or len(value) != len(PROFILES):
                     raise ValueError(value)
                 self.params[name] = [_load_value(spec, v) for v in value]
-            elif name in GLOBAL_PARAMS:
-                self.params[name] = _load_value(GLOBAL_PARAMS[name], value)
+            else:
+                spec = spec_of(name)
+                if spec is not None:  # (a mail or FTP value: its table is loaded for it)
+                    self.params[name] = _load_value(spec, value)
         except (ValueError, TypeError):
             self.problems.append("bad stored %s, default used" % name)
 
@@ -310,7 +289,11 @@ class Settings:
     def get(self, name, profile=1):
         if name in PROFILE_PARAMS:
             return self.params[name][profile - 1]
-        return self.params[name]
+        params = self.params
+        if name in params:
+            return params[name]
+        default = spec_of(name)[1]  # a mail or FTP parameter never set: its default
+        return list(default) if isinstance(default, list) else default
 
     def set(self, name, value, profile=1):
         """Validate (ValueError) and store (OSError) one AT# parameter."""
@@ -319,16 +302,22 @@ class Settings:
             old = self.params[name][profile - 1]
             self.params[name][profile - 1] = value
         else:
-            value = validate(GLOBAL_PARAMS[name], value)
-            old = self.params[name]
+            spec = spec_of(name)
+            if spec is None:
+                raise ValueError(name)
+            value = validate(spec, value)
+            had = name in self.params
+            old = self.params.get(name)
             self.params[name] = value
         try:
             self.save()
         except OSError:
             if name in PROFILE_PARAMS:
                 self.params[name][profile - 1] = old
-            else:
+            elif had:
                 self.params[name] = old
+            else:
+                del self.params[name]
             raise
 
     def save_profile(self):
