@@ -118,7 +118,10 @@ class Upload(Transfer):
             for i in range(k):
                 mv[i] &= 0x7F
         self.to_peer += k
-        await self.data.write(mv[:k])
+        try:
+            await self.data.write(mv[:k])
+        except CmdError as e:  # the server closed the data connection mid-file
+            raise ftp.in_data_mode(e, self.data)
 
     async def pump(self, first):
         modem = self.modem
