@@ -68,6 +68,7 @@ def hash_vall(it, cmd):
     lines += settings_lines(it, ("PINGREMOTE", "PINGNUM", "PINGDELAY")) + [""]
     lines += settings_lines(it, ("WIFISSID", "WIFIPW")) + [""]
     lines += it.load("cmd_mail").vall_lines(it)  # (the mail and FTP blocks)
+    lines += [""] + settings_lines(it, ("CONSOLE", "CONSOLEPW"))  # the web console (ours)
     it.info(lines)
 
 

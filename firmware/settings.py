@@ -45,7 +45,11 @@ GLOBAL_PARAMS = {
     "PINGDELAY": ("int", 1, 1, 255),
     "WIFISSID": ("text", "", 32, 0),
     "WIFIPW": ("secret", "", 63, 0),
+    # Ours: the web console (compatibility.md), on or off, and its password (a salted hash).
+    "CONSOLE": ("int", 1, 0, 1),
+    "CONSOLEPW": ("secret", "", 64, 0),
 }
+HASHED_PARAMS = ("CONSOLEPW",)  # stored as pwhash.make() gives it, never in clear
 
 
 def _mail():
@@ -150,6 +154,18 @@ def validate(spec, value):
         if (c < 32 or c > 126) and not (kind == "body" and c in (9, 10, 13)):
             raise ValueError(value)
     return value
+
+
+def is_password_hash(value):
+    """A stored console password: "" (none) or pwhash's "s1$<16 hex>$<64 hex>"."""
+    if value == "":
+        return True
+    if not isinstance(value, str) or len(value) != 84 or value[:3] != "s1$" or value[19] != "$":
+        return False
+    for c in (value[3:19] + value[20:]).encode():
+        if not (48 <= c <= 57 or 97 <= c <= 102):
+            return False
+    return True
 
 
 def _load_value(spec, value):
@@ -275,6 +291,10 @@ class Settings:
                 if not isinstance(value, list) or len(value) != len(PROFILES):
                     raise ValueError(value)
                 self.params[name] = [_load_value(spec, v) for v in value]
+            elif name in HASHED_PARAMS:  # the hash, not a password: checked as such
+                if not is_password_hash(value):
+                    raise ValueError(name)
+                self.params[name] = value
             else:
                 spec = spec_of(name)
                 if spec is not None:  # (a mail or FTP value: its table is loaded for it)
@@ -306,6 +326,10 @@ class Settings:
             if spec is None:
                 raise ValueError(name)
             value = validate(spec, value)
+            if name in HASHED_PARAMS:  # (pwhash is loaded for this only)
+                import pwhash
+
+                value = pwhash.make(value)  # ValueError: too short
             had = name in self.params
             old = self.params.get(name)
             self.params[name] = value
@@ -324,6 +348,19 @@ class Settings:
         """AT&W: the live V.250 profile becomes the saved one."""
         old = self.saved_profile
         self.saved_profile = self._copy_profile(self.profile)
+        try:
+            self.save()
+        except OSError:
+            self.saved_profile = old
+            raise
+
+    def set_saved_profile(self, name, value):
+        """One value of the saved V.250 profile (the console; AT changes the live one, then
+        AT&W saves it): validated (ValueError) and stored (OSError); the live one is kept."""
+        value = validate_profile_value(name, value)
+        old = self.saved_profile
+        self.saved_profile = self._copy_profile(old)
+        self.saved_profile[name] = value
         try:
             self.save()
         except OSError:
