@@ -159,6 +159,7 @@ class EmulatedModem:
         faults=None,
         chunk=None,
         env=None,
+        args=(),
     ):
         self.dir = str(tmp_path)
         self.name = name
@@ -171,6 +172,7 @@ class EmulatedModem:
         self.faults = faults  # "127.0.0.1:PORT": boards/unix/faults.py's control (tests only)
         self.open_serial = open_serial
         self.env = env  # extra environment for the VM (e.g. MTIP_SERVER_SILENCE_MS)
+        self.args = list(args)  # more tools/modem.py options (e.g. --console PORT)
         self.proc = None
         self.port = None
         self.path = None
@@ -199,6 +201,7 @@ class EmulatedModem:
             cmd += ["--faults", self.faults]
         if self.chunk:
             cmd += ["--chunk", str(self.chunk)]
+        cmd += self.args
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
                 cmd,

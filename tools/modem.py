@@ -2,12 +2,14 @@
 """Run the modem firmware on the MicroPython unix VM with its UART on a pseudo-terminal.
 
     python tools/modem.py [--link PATH] [--state DIR] [--ip A.B.C.D] [--heap SIZE]
-                           [--chunk N] [--mpy] [--ca PEM]
+                           [--chunk N] [--mpy] [--ca PEM] [--console PORT]
 
 Prints `serial: <pty path>` once the modem is ready; open that path with any serial program
 (picocom, minicom, chat, pyserial).  TCP uses the host's addresses (listening binds all of
 them, loopback included).  Settings live in the state directory (default .modem-state/).
-The firmware's log goes to stderr.  Ctrl-C stops it.  CPython standard library only.
+The firmware's log goes to stderr.  Ctrl-C stops it.  CPython standard library only, and the
+installed microdot package (pip) for --console, which serves the web console on
+http://127.0.0.1:PORT/ (loopback only).
 """
 
 import argparse
@@ -23,6 +25,39 @@ import tty
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(ROOT, "boards", "unix", "main.py")
 READY = b"ready"
+# What the console needs of the microdot package (the rest of it is never imported).
+MICRODOT_FILES = ("__init__.py", "microdot.py", "helpers.py")
+
+
+def find_microdot():
+    """The folder of the installed microdot package (pip), or None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("microdot")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return list(spec.submodule_search_locations)[0]
+
+
+def microdot_lib(out_dir, mpy_cross=None):
+    """out_dir/microdot/: the package's files as source, or compiled with mpy_cross; the VM
+    finds it with out_dir on its MICROPYPATH (the whole site-packages folder would shadow)."""
+    src = find_microdot()
+    if src is None:
+        return False
+    pkg = os.path.join(out_dir, "microdot")
+    os.makedirs(pkg, exist_ok=True)
+    for name in MICRODOT_FILES:
+        if mpy_cross is None:
+            shutil.copy(os.path.join(src, name), os.path.join(pkg, name))
+        else:
+            dst = os.path.join(pkg, name[:-3] + ".mpy")
+            cmd = [mpy_cross, "-X", "no-source-lines", "-o", dst, os.path.join(src, name)]
+            subprocess.run(cmd, check=True)
+    return True
 
 
 def find_micropython(explicit):
@@ -99,10 +134,11 @@ def _die_with_parent():
 
 
 class Launcher:
-    def __init__(self, args, mpy, mpy_dir=None):
+    def __init__(self, args, mpy, mpy_dir=None, lib_dir=None):
         self.args = args
         self.mpy = mpy
         self.mpy_dir = mpy_dir
+        self.lib_dir = lib_dir  # microdot (the console), when not in mpy_dir
         self.child = None
         self.stopping = False
 
@@ -125,6 +161,8 @@ class Launcher:
             cmd += ["--faults", self.args.faults]
         if self.args.chunk:
             cmd += ["--chunk", str(self.args.chunk)]
+        if self.args.console:
+            cmd += ["--console", str(self.args.console)]
         env = dict(os.environ)
         if self.mpy_dir:
             path = [self.mpy_dir, ".frozen"]
@@ -134,6 +172,8 @@ class Launcher:
                 os.path.join(ROOT, "boards", "unix"),
                 ".frozen",
             ]
+        if self.lib_dir:
+            path.insert(-1, self.lib_dir)
         env["MICROPYPATH"] = os.pathsep.join(path)
         self.child = subprocess.Popen(
             cmd,
@@ -230,6 +270,13 @@ def main(argv=None):
         "into the state directory as ca.pem (the board keeps it there too)",
     )
     p.add_argument(
+        "--console",
+        type=int,
+        metavar="PORT",
+        help="serve the web console on http://127.0.0.1:PORT/ (loopback only; while "
+        "AT#CONSOLE=1); needs the microdot package (tools/dev.py installs it)",
+    )
+    p.add_argument(
         "--micropython",
         help="the MicroPython unix binary (default: next to this Python, then PATH)",
     )
@@ -252,8 +299,22 @@ def main(argv=None):
             sys.stderr.write("modem.py: --ca %s: %s\n" % (args.ca, e))
             return 2
 
+    if args.console is not None and not 0 < args.console < 65536:
+        sys.stderr.write("modem.py: --console PORT must be 1..65535\n")
+        return 2
+    if args.console and find_microdot() is None:
+        sys.stderr.write(
+            "modem.py: --console needs the microdot package (pip install microdot==2.7.0; "
+            "python3 tools/dev.py modem installs it)\n"
+        )
+        return 127
     if not args.mpy:
-        status = Launcher(args, mpy).run()
+        if not args.console:
+            status = Launcher(args, mpy).run()
+        else:
+            with tempfile.TemporaryDirectory(prefix="modem-lib-") as lib_dir:
+                microdot_lib(lib_dir)
+                status = Launcher(args, mpy, lib_dir=lib_dir).run()
     else:
         mpy_cross = find_mpy_cross(mpy)
         if mpy_cross is None:
@@ -262,6 +323,8 @@ def main(argv=None):
         with tempfile.TemporaryDirectory(prefix="modem-mpy-") as mpy_dir:
             try:
                 compile_firmware(mpy_cross, mpy_dir)
+                if args.console:
+                    microdot_lib(mpy_dir, mpy_cross)
             except subprocess.CalledProcessError as e:
                 sys.stderr.write("modem.py: mpy-cross failed: %s\n" % e)
                 return 1

@@ -3,10 +3,11 @@
 #
 #   MICROPYPATH=firmware:boards/unix:.frozen \
 #       micropython boards/unix/main.py --fd N --state DIR [--ip A.B.C.D] [--faults H:P] \
-#       [--chunk N]
+#       [--chunk N] [--console PORT]
 #
 # N is an inherited pty master fd (O_NONBLOCK).  Prints `ready` once the engine is built.
 # --faults (tests only) wraps the network in boards/unix/faults.py, steered over loopback UDP.
+# --console serves the web console (firmware/console.py) on 127.0.0.1:PORT while AT#CONSOLE=1.
 
 import sys
 
@@ -20,13 +21,20 @@ CHUNK = 8192
 def _usage(msg):
     sys.stderr.write(
         "main.py: %s\nusage: main.py --fd N --state DIR [--ip A.B.C.D] [--faults H:P]"
-        " [--chunk N]\n" % msg
+        " [--chunk N] [--console PORT]\n" % msg
     )
     sys.exit(2)
 
 
 def _args(argv):
-    opts = {"--fd": None, "--state": None, "--ip": "127.0.0.1", "--faults": None, "--chunk": None}
+    opts = {
+        "--fd": None,
+        "--state": None,
+        "--ip": "127.0.0.1",
+        "--faults": None,
+        "--chunk": None,
+        "--console": None,
+    }
     i = 0
     while i < len(argv):
         key = argv[i]
@@ -46,7 +54,13 @@ def _args(argv):
             chunk = int(opts["--chunk"])
         except ValueError:
             _usage("--chunk must be a number")
-    return fd, opts["--state"], opts["--ip"], opts["--faults"], chunk
+    console = None
+    if opts["--console"] is not None:
+        try:
+            console = int(opts["--console"])
+        except ValueError:
+            _usage("--console must be a port number")
+    return fd, opts["--state"], opts["--ip"], opts["--faults"], chunk, console
 
 
 def _ensure_path():
@@ -58,7 +72,7 @@ def _ensure_path():
 
 
 def main():
-    fd, state_dir, ip, faults_at, chunk = _args(sys.argv[1:])
+    fd, state_dir, ip, faults_at, chunk, console_port = _args(sys.argv[1:])
     _ensure_path()
     import databuf
 
@@ -95,4 +109,19 @@ def main():
         sys.stdout.flush()
     except AttributeError:
         pass
-    asyncio.run(faults.run(net, m.run()) if faults_at else m.run())
+    engine = faults.run(net, m.run()) if faults_at else m.run()
+    asyncio.run(engine if console_port is None else _with_console(m, console_port, engine))
+
+
+async def _with_console(m, port, engine):
+    # Loaded only while AT#CONSOLE=1: a module's code is loaded into the heap.
+    if m.settings.get("CONSOLE") != 1:
+        m.log("console: off (AT#CONSOLE=0)")
+    else:
+        import console
+
+        try:
+            await console.start(m, "127.0.0.1", port)  # loopback only: no set-up AP here
+        except OSError as e:
+            m.log("console: cannot listen on 127.0.0.1:%d: %r" % (port, e))
+    await engine
