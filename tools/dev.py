@@ -10,8 +10,8 @@ the pinned tools into it, then re-executes itself with the venv's python.
 
 Environment:
     MTIP_VENV   virtualenv location (default: <repo>/.venv)
-    CI=true     missing system tools (socat, chat, picocom, dovecot-pop3d) are an error, not a
-                warning
+    CI=true     missing system tools (socat, chat, picocom, dovecot-pop3d, chromium) are an
+                error, not a warning
 """
 
 import hashlib
@@ -38,6 +38,7 @@ SYSTEM_TOOLS = [
     ("chat", "ppp"),
     ("picocom", "picocom"),
     ("/usr/lib/dovecot/pop3", "dovecot-pop3d"),  # POP3 server of the mail tests
+    ("chromium", "chromium"),  # the browser of the web console tests (driven by Playwright)
 ]
 
 # MicroPython module search path for the dual-runtime tests; `.frozen` keeps the frozen
