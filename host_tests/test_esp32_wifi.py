@@ -210,6 +210,352 @@ def test_rssi_none_when_not_joined():
     assert net.rssi() is None
 
 
+# --- hold / resume (the set-up access point pauses the driver's re-joining) --------------------
+
+
+def test_hold_stops_the_driver_and_start_resumes_it():
+    net, w, logs = fresh(aps={})  # nothing to join: the driver would retry for ever
+    assert net.start() and net.joining()
+    tries = net.attempts()
+    net.hold()
+    assert net.held() and not net.joining() and w.disconnect_calls == 1
+    assert any("paused" in line for line in logs)
+    net.poll()  # the same credentials: poll() does not undo the hold
+    assert w.connect_calls == 1 and net.held()
+    net.hold()  # twice is once
+    assert w.disconnect_calls == 1
+    assert net.start() and net.joining() and not net.held()
+    assert w.connect_calls == 2 and net.attempts() == tries + 1
+
+
+def test_new_credentials_resume_a_held_join():
+    import network
+
+    creds = Creds()
+    net, w, _ = fresh(aps={}, creds=creds)
+    net.start()
+    net.hold()
+    network.AIR.aps["office"] = ["pw2", -40]
+    creds.ssid, creds.pw = "office", "pw2"
+    net.poll()
+    assert not net.held() and wait_for(net.attached)
+    assert net.link_ip() == "192.168.4.23" and net.ip() == "0.0.0.0"  # not activated yet
+
+
+def test_hold_without_a_join_does_nothing():
+    net, w, _ = fresh(creds=Creds("", ""))
+    net.hold()
+    assert not net.held() and w.disconnect_calls == 0
+
+
+# --- scan ------------------------------------------------------------------------------------
+
+
+class Modem:
+    """What join()/scan() use of the engine: its real Settings, busy(), session, service."""
+
+    def __init__(self):
+        import settings
+
+        self.settings = settings.Settings(settings.Store(tmpdir("wifi-settings")))
+        self.session = None
+        self.service = None
+        self.listener = None
+
+    def busy(self):
+        return self.listener is not None or self.session is not None or self.service is not None
+
+
+_tmp_n = [0]
+
+
+def tmpdir(tag):
+    import os
+
+    _tmp_n[0] += 1
+    pid = os.getpid() if hasattr(os, "getpid") else 0
+    path = "/tmp/mtip-%s-%d-%d" % (tag, pid, _tmp_n[0])
+    try:
+        os.mkdir(path)
+    except OSError:
+        pass
+    for name in ("settings.json", "settings.json.tmp"):
+        try:
+            os.remove(path + "/" + name)
+        except OSError:
+            pass
+    return path
+
+
+def with_modem(**kw):
+    net, w, logs = fresh(**kw)
+    net.modem = Modem()
+    return net, w, logs
+
+
+def test_scan_lists_each_name_once_strongest_first():
+    import network
+
+    net, w, _ = with_modem(aps={SSID: [PW, -58], "open-cafe": ["", -70], "office": ["k" * 8, -40]})
+    network.AIR.scan_extra = [
+        (b"", -30, 3),  # hidden: no name to choose
+        (b"caf\xc3\xa9", -50, 3),  # not printable ASCII: AT#WIFISSID cannot hold it
+        (b"office", -80, 3),  # a second, weaker AP of the same network
+        (b"\xff\xfe", -60, 0),  # not even UTF-8
+    ]
+    rows = run(net.scan())
+    assert rows == [
+        {"ssid": "office", "rssi": -40, "secure": True},
+        {"ssid": SSID, "rssi": -58, "secure": True},
+        {"ssid": "open-cafe", "rssi": -70, "secure": False},
+    ]
+    assert net.scanner.dropped == 3
+
+
+def test_scan_runs_beside_the_loop_on_a_thread():
+    import network
+
+    net, w, _ = with_modem()
+    ticks = [0]
+    # The fake scan does not end before the loop has turned five times: a scan that held the
+    # loop would never see that happen (the fake gives up after 5 s and the test fails).
+    network.AIR.scan_gate = lambda: ticks[0] >= 5
+
+    async def main():
+        async def ticker():
+            while True:
+                ticks[0] += 1
+                await asyncio.sleep(0.01)
+
+        t = asyncio.create_task(ticker())
+        try:
+            return await net.scan()
+        finally:
+            t.cancel()
+
+    rows = run(main())
+    assert [r["ssid"] for r in rows] == [SSID] and ticks[0] >= 5
+    assert net.scanner.threads == 1
+
+
+def test_scan_without_threads_runs_inline_and_blocks_the_loop():
+    import network
+    import wifi_setup
+
+    net, w, _ = with_modem()
+    net.scanner = wifi_setup.Scanner(net, w, use_thread=False)
+    network.AIR.scan_ms = 60
+    ticks = [0]
+
+    async def main():
+        async def ticker():
+            while True:
+                ticks[0] += 1
+                await asyncio.sleep(0)
+
+        t = asyncio.create_task(ticker())
+        await asyncio.sleep(0.01)
+        before = ticks[0]
+        rows = await net.scan()
+        after = ticks[0]
+        t.cancel()
+        return rows, before, after
+
+    rows, before, after = run(main())
+    assert rows[0]["ssid"] == SSID and net.scanner.threads == 0
+    assert after == before  # the documented cost of scanning without a thread
+
+
+def test_scan_turns_the_station_on():
+    net, w, _ = with_modem(creds=Creds("", ""))
+    assert not w.active()
+    assert run(net.scan())[0]["ssid"] == SSID and w.active()
+
+
+def test_scan_pauses_a_join_in_flight_and_resumes_it():
+    import network
+
+    net, w, _ = with_modem(aps={})
+    network.AIR.scan_extra = [(b"elsewhere", -65, 3)]
+    net.start()
+    assert net.joining()
+    assert w.scan() == []  # what the driver answers while a join is in flight
+    rows = run(net.scan())
+    assert [r["ssid"] for r in rows] == ["elsewhere"]
+    assert net.joining() and w.connect_calls == 2  # resumed
+
+
+def test_scans_are_shared_and_cached():
+    import network
+
+    net, w, _ = with_modem()
+    network.AIR.scan_ms = 30
+
+    async def main():
+        return await asyncio.gather(net.scan(), net.scan(), net.scan())
+
+    a, b, c = run(main())
+    assert a == b == c and network.AIR.scans == 1
+    run(net.scan())
+    assert network.AIR.scans == 1  # within the cache time
+
+
+def test_scan_refused_while_a_session_runs():
+    net, w, _ = with_modem()
+    net.modem.session = object()
+    try:
+        run(net.scan())
+        raise AssertionError("scanned during a session")
+    except OSError as e:
+        assert "session" in str(e)
+    import network
+
+    assert network.AIR.scans == 0
+    net.modem.session = None
+    net.modem.listener = object()  # listening only: a scan delays nothing that flows
+    assert run(net.scan())[0]["ssid"] == SSID
+
+
+def test_scan_failure_is_raised_and_the_next_scan_works():
+    import network
+
+    net, w, _ = with_modem()
+
+    def broken():
+        raise OSError("Wifi Internal State Error")
+
+    network.AIR.scan_gate = broken
+    try:
+        run(net.scan())
+        raise AssertionError("the failure was swallowed")
+    except OSError as e:
+        assert "State" in str(e)
+    network.AIR.scan_gate = None
+    assert run(net.scan())[0]["ssid"] == SSID
+
+
+# --- join ------------------------------------------------------------------------------------
+
+
+def test_join_stores_like_at_and_joins():
+    net, w, logs = with_modem(creds=None, aps={"office": ["pw-office", -45]})
+    st = net.modem.settings
+    net._creds = lambda: (st.get("WIFISSID"), st.get("WIFIPW"))
+    ok, detail = run(net.join("office", "pw-office"))
+    assert ok, detail
+    assert detail == "joined 'office', address 192.168.4.23"
+    assert st.get("WIFISSID") == "office" and st.get("WIFIPW") == "pw-office"
+    import settings
+
+    again = settings.Settings(settings.Store(st.store.path.rpartition("/")[0]))
+    assert again.get("WIFISSID") == "office"  # the same file AT reads
+    assert net.attached() and w.connect_calls == 1
+    assert not any("pw-office" in line for line in logs)
+
+
+def test_join_wrong_password():
+    import network
+
+    net, w, logs = with_modem(aps={"office": ["right-one", -45]})
+    st = net.modem.settings
+    net._creds = lambda: (st.get("WIFISSID"), st.get("WIFIPW"))
+    ok, detail = run(net.join("office", "wrong-one"))
+    assert not ok and "wrong password" in detail and "wrong-one" not in detail
+    assert st.get("WIFISSID") == "office"  # stored, as AT#WIFIPW would have
+    assert not any("wrong-one" in line for line in logs)
+    network.AIR.aps["office"][0] = "wrong-one"  # a second try after the AP's change works
+    ok, detail = run(net.join("office", "wrong-one"))
+    assert ok, detail
+
+
+def test_join_no_access_point():
+    net, w, _ = with_modem(aps={})
+    st = net.modem.settings
+    net._creds = lambda: (st.get("WIFISSID"), st.get("WIFIPW"))
+    ok, detail = run(net.join("nowhere", "whatever1"))
+    assert not ok and "no access point 'nowhere'" in detail
+
+
+def test_join_times_out_like_connectionstart():
+    net, w, _ = with_modem(timeout_ms=200, join_ms=60000)
+    st = net.modem.settings
+    net._creds = lambda: (st.get("WIFISSID"), st.get("WIFIPW"))
+    ok, detail = run(net.join(SSID, PW))
+    assert not ok and "after 200 ms" in detail
+
+
+def test_join_refused_while_busy_like_at():
+    net, w, _ = with_modem()
+    st = net.modem.settings
+    net.modem.listener = object()
+    ok, detail = run(net.join(SSID, PW))
+    assert not ok and "37123" in detail
+    assert st.get("WIFISSID") == "" and w.connect_calls == 0
+
+
+def test_join_validates_both_before_storing_either():
+    net, w, _ = with_modem()
+    st = net.modem.settings
+    for ssid, pw, what in (
+        ("", PW, "choose"),
+        ("x" * 33, PW, "network name"),
+        ("tab\there", PW, "network name"),
+        (SSID, "p" * 64, "password"),
+        (SSID, "caf\u00e9", "password"),
+        (SSID, None, "password"),
+    ):
+        ok, detail = run(net.join(ssid, pw))
+        assert not ok and what in detail and "34882" in detail, (ssid, detail)
+        assert st.get("WIFISSID") == "" and st.get("WIFIPW") == ""
+    assert w.connect_calls == 0
+
+
+def test_join_storage_failure_keeps_the_old_pair():
+    net, w, _ = with_modem()
+    st = net.modem.settings
+    st.set("WIFISSID", "before")
+    st.set("WIFIPW", "before-pw")
+    real = st.store.save
+    calls = [0]
+
+    def failing(data):
+        calls[0] += 1
+        if calls[0] == 2:  # the SSID is stored, the password is not
+            raise OSError(28, "ENOSPC")
+        real(data)
+
+    st.store.save = failing
+    ok, detail = run(net.join(SSID, PW))
+    assert not ok and "34824" in detail
+    assert st.get("WIFISSID") == "before" and st.get("WIFIPW") == "before-pw"
+
+
+def test_join_one_at_a_time():
+    net, w, _ = with_modem(join_ms=150)
+    st = net.modem.settings
+    net._creds = lambda: (st.get("WIFISSID"), st.get("WIFIPW"))
+
+    async def main():
+        first = asyncio.create_task(net.join(SSID, PW))
+        await asyncio.sleep(0.03)
+        second = await net.join(SSID, PW)
+        return await first, second
+
+    first, second = run(main())
+    assert first[0] and not second[0] and "in progress" in second[1]
+
+
+def test_join_without_the_engine():
+    net, w, _ = fresh()
+    ok, detail = run(net.join(SSID, PW))
+    assert not ok and "not running" in detail
+
+
+def test_setup_ap_is_none_without_one():
+    net, _, _ = fresh()
+    assert net.setup_ap() is None
+
+
 # --- sockets -----------------------------------------------------------------------------------
 
 

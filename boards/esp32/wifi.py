@@ -6,6 +6,10 @@
 # driver reconnects by itself after a drop (notes 2.4): we never call connect() in a loop, we
 # only watch isconnected() and report the truth (DIALING while the driver is re-joining).
 # Power save is turned off (modem sleep adds 100+ ms to every inbound packet).
+# For the console (docs/architecture.md, the board contract): scan() and join() (their code is in
+# wifi_setup.py, loaded on first use) and setup_ap() (the SetupAP of setup_ap.py, if any). While
+# the set-up access point is open, hold() stops the driver's endless re-joining, which would
+# keep the radio off the AP's channel, and start() resumes it.
 #
 # Sockets (notes 2.3): non-blocking, TCP_NODELAY, errno names only. There is no getsockopt on the
 # ESP32, so a non-blocking connect is finished by waiting for POLLOUT and probing with a second
@@ -100,6 +104,12 @@ class WifiNet:
         self._err = ""
         self._linked = False  # isconnected() at the last poll()
         self._epoch = 0
+        self._held = False  # hold(): the driver was told to stop re-joining
+        self._attempts = 0  # joins asked for (the set-up AP times each one)
+        # Set later (no import of their modules here: each loads only when needed):
+        self.modem = None  # the engine (its settings, busy()), by app.build()
+        self.setup = None  # the set-up access point (setup_ap.SetupAP), by app.start_setup()
+        self.scanner = None  # wifi_setup.Scanner, by the first scan()
 
     # --- registration (the WiFi join) --------------------------------------------------------
 
@@ -110,7 +120,7 @@ class WifiNet:
             self._err = "no WiFi network configured (AT#WIFISSID)"
             return False
         creds = (ssid, password or "")
-        if creds == self._joined:
+        if creds == self._joined and not self._held:
             return True  # asked already: the driver keeps (re)trying on its own
         w = self._w
         if not w.active():
@@ -121,9 +131,10 @@ class WifiNet:
             pass
         if self._joined is None and self._left_over(ssid):
             self._joined = creds  # WiFi survives a soft reset: adopt the running join
+            self._attempts += 1
             return True
         if self._joined is not None or w.isconnected():
-            w.disconnect()  # new credentials
+            w.disconnect()  # new credentials (or resuming after hold())
         try:
             w.connect(ssid, creds[1])
         except OSError as e:
@@ -131,8 +142,32 @@ class WifiNet:
             self.log(self._err)
             return False
         self._joined = creds
+        self._held = False
+        self._attempts += 1
         self.log("WiFi: joining %r" % ssid)
         return True
+
+    def hold(self):
+        """Stop the driver's re-joining (it scans every channel); start() resumes it."""
+        if self._held or self._joined is None:
+            return
+        self._held = True
+        try:
+            self._w.disconnect()
+        except OSError:
+            pass
+        self.log("WiFi: joining %r paused" % self._joined[0])
+
+    def held(self):
+        return self._held
+
+    def joining(self):
+        """A join was asked for and has not succeeded (yet): the driver is (re)trying."""
+        return self._joined is not None and not self._held and not self._w.isconnected()
+
+    def attempts(self):
+        """How many joins were asked for (start() or an adoption): a change is a new try."""
+        return self._attempts
 
     def _left_over(self, ssid):
         w = self._w
@@ -141,6 +176,10 @@ class WifiNet:
         except (OSError, ValueError):
             return False
         return same and (w.isconnected() or w.status() == network.STAT_CONNECTING)
+
+    def ssid(self):
+        """The configured network's name ("" when none is)."""
+        return self._creds()[0] or ""
 
     def attached(self):
         """Joined to the access point (AT+CREG? / AT+CGREG? / AT+CGATT? report this)."""
@@ -180,6 +219,16 @@ class WifiNet:
     async def up(self):
         if not self.start():
             raise neterr.BearerError(NOT_ATTACHED, self._err)
+        failed = await self.await_link()
+        if failed:
+            code, why = failed
+            self.log("CONNECTIONSTART: " + why)
+            raise neterr.BearerError(code, why)
+        self._active = True
+        return self.ip()
+
+    async def await_link(self):
+        """Wait for the join start() asked for: None once linked, else (code, reason)."""
         w = self._w
         ssid = self._joined[0] if self._joined else ""
         t0 = ticks_ms()
@@ -197,17 +246,15 @@ class WifiNet:
             if ticks_diff(now, t0) >= self._timeout:
                 break
             await asyncio.sleep(_POLL_S)
-        if not w.isconnected():
-            code, why = fail or (
-                NOT_ATTACHED,
-                "no WiFi link to %r after %d ms (status %s)" % (ssid, self._timeout, w.status()),
-            )
-            self._err = why
-            self.log("CONNECTIONSTART: " + why)
-            raise neterr.BearerError(code, why)
-        self._active = True
-        self._err = ""
-        return self.ip()
+        if w.isconnected():
+            self._err = ""
+            return None
+        code, why = fail or (
+            NOT_ATTACHED,
+            "no WiFi link to %r after %d ms (status %s)" % (ssid, self._timeout, w.status()),
+        )
+        self._err = why
+        return code, why
 
     @staticmethod
     def _failure(status, ssid):
@@ -229,6 +276,10 @@ class WifiNet:
             return self._w.ifconfig()[0]
         return "0.0.0.0"
 
+    def link_ip(self):
+        """The station's address while joined, activated or not (the console shows it)."""
+        return self._w.ifconfig()[0] if self._w.isconnected() else "0.0.0.0"
+
     def gateway(self):
         if self.is_up():
             return self._w.ifconfig()[2]
@@ -240,6 +291,27 @@ class WifiNet:
         if self._w.isconnected():
             return "CONNECTED"
         return "DIALING"  # the driver is re-joining after a drop
+
+    # --- for the console (board contract, optional part) -----------------------------------
+
+    async def scan(self):
+        """[{"ssid", "rssi", "secure"}] of the networks in range (wifi_setup.Scanner)."""
+        scanner = self.scanner
+        if scanner is None:
+            import wifi_setup
+
+            scanner = self.scanner = wifi_setup.Scanner(self, self._w)  # type: ignore[assignment]
+        return await scanner.scan()
+
+    async def join(self, ssid, password):
+        """Store WIFISSID / WIFIPW as AT would, join, report: (ok, detail)."""
+        import wifi_setup
+
+        return await wifi_setup.join(self, ssid, password)
+
+    def setup_ap(self):
+        """None, or {"ssid", "ip", "why"} while the set-up access point is open."""
+        return self.setup.status() if self.setup is not None else None
 
     # --- sockets -----------------------------------------------------------------------------
 

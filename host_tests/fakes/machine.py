@@ -43,6 +43,10 @@ def reset_cause():
     return _reset_cause
 
 
+def unique_id():
+    return b"\x24\x0a\xc4\x12\xab\xcd"  # the ESP32's base MAC
+
+
 def set_reset_cause(cause):
     global _reset_cause
     _reset_cause = cause

@@ -9,8 +9,19 @@
 #     one or AUTH_FAIL (reported as STAT_WRONG_PASSWORD) even while the driver keeps retrying;
 #     STAT_IDLE after disconnect(); STAT_CONNECTING while requested; else the raw reason.
 #   * status("rssi") raises OSError when not connected; ifconfig() reports 0.0.0.0 then.
+#   * scan() (esp_wifi_scan_start(block=true), GIL released): blocks the caller for the whole
+#     scan; raises OSError("STA must be active") when the STA is off; returns [] while a join
+#     is in flight (the IDF refuses with ESP_ERR_WIFI_STATE and the port drops that status).
+#     Tuples (ssid, bssid, channel, rssi, security, hidden) like the port's.
+#   * WLAN(AP_IF): a second singleton; config(ssid/essid, key/password, security/authmode,
+#     max_clients, channel, hidden) like network_wlan.c (a STA-only key on the AP raises
+#     OSError("STA required"), an AP-only key on the STA "AP required"; a key shorter than 8
+#     with a secure mode "Wifi Invalid Password", as esp_wifi_set_config refuses it);
+#     ifconfig((ip, mask, gw, dns)) sets the address; isconnected() means a station is there.
 # The radio environment is `AIR`: AIR.aps maps SSID -> [password, rssi]; attempts take
-# AIR.join_ms of real time, retries AIR.retry_ms.
+# AIR.join_ms of real time, retries AIR.retry_ms. AIR.scan_extra adds (ssid bytes, rssi,
+# security) rows to a scan; AIR.scan_gate, when set, is polled until True before a scan ends
+# (a test holds the scan open while it checks that the loop keeps turning).
 
 import time
 
@@ -30,7 +41,14 @@ STAT_NO_AP_FOUND_W_COMPATIBLE_SECURITY = 210
 STAT_NO_AP_FOUND_IN_AUTHMODE_THRESHOLD = 211
 STAT_NO_AP_FOUND_IN_RSSI_THRESHOLD = 212
 
+AUTH_OPEN = 0
+AUTH_WEP = 1
+AUTH_WPA_PSK = 2
+AUTH_WPA2_PSK = 3
+AUTH_WPA_WPA2_PSK = 4
+
 _REASON_ASSOC_LEAVE = 8  # what disconnect() leaves behind
+_SCAN_GATE_MAX_S = 5  # a gated scan gives up after this long (a test bug, not a hang)
 
 
 def _now():
@@ -49,6 +67,11 @@ class Air:
         self.join_ms = 20
         self.retry_ms = 20
         self.ip = "192.168.4.23"
+        self.scan_extra = []
+        self.scan_ms = 0
+        self.scan_gate = None
+        self.scans = 0
+        self.ap_stations = 0  # phones joined to our access point
 
 
 AIR = Air()
@@ -58,12 +81,22 @@ class WLAN:
     PM_NONE = 0
     PM_PERFORMANCE = 1
     PM_POWERSAVE = 2
+    SEC_OPEN = AUTH_OPEN
+    SEC_WEP = AUTH_WEP
+    SEC_WPA = AUTH_WPA_PSK
+    SEC_WPA2 = AUTH_WPA2_PSK
+    SEC_WPA_WPA2 = AUTH_WPA_WPA2_PSK
 
     _sta = None
+    _ap = None
 
     def __new__(cls, interface=STA_IF):
+        if interface == AP_IF:
+            if WLAN._ap is None:
+                WLAN._ap = AccessPoint()
+            return WLAN._ap
         if interface != STA_IF:
-            raise ValueError("only STA_IF is faked")
+            raise ValueError("invalid WLAN interface identifier")
         if WLAN._sta is None:
             WLAN._sta = object.__new__(cls)
             WLAN._sta._fresh()
@@ -88,6 +121,7 @@ class WLAN:
     def power_cycle(cls):
         """Hard reset: the radio forgets everything (tests start from here)."""
         cls._sta = None
+        cls._ap = None
         AIR.reset()
 
     # --- driver model ----------------------------------------------------------------------
@@ -182,9 +216,27 @@ class WLAN:
         for k, v in kw.items():
             if k == "pm":
                 self.pm = v
+            elif k in _AP_KEYS:
+                raise OSError("AP required")
             elif k not in ("reconnects", "txpower", "hostname", "dhcp_hostname"):
                 raise ValueError("unknown config param")
         return None
+
+    def scan(self):
+        if not self._active:
+            raise OSError("STA must be active")
+        self._update()
+        AIR.scans += 1
+        _block_for_scan()
+        if self._requested and not self._connected and self._due is not None:
+            return []  # ESP_ERR_WIFI_STATE: still connecting (the port returns an empty list)
+        rows = []
+        for ssid, (key, rssi) in AIR.aps.items():
+            sec = AUTH_OPEN if key == "" else AUTH_WPA2_PSK
+            rows.append((ssid.encode(), _bssid(len(rows)), 6, rssi, sec, False))
+        for ssid, rssi, sec in AIR.scan_extra:
+            rows.append((ssid, _bssid(len(rows)), 11, rssi, sec, False))
+        return rows
 
     def ifconfig(self):
         self._update()
@@ -202,3 +254,93 @@ class WLAN:
         self._reason = STAT_BEACON_TIMEOUT
         if self._requested:
             self._due = _now() + AIR.retry_ms
+
+
+_AP_KEYS = ("ssid", "essid", "key", "password", "security", "authmode", "max_clients", "hidden")
+
+
+def _bssid(n):
+    return bytes((0x24, 0x0A, 0xC4, 0x10, 0x00, n & 255))
+
+
+def _block_for_scan():
+    # The real scan blocks its caller for seconds; the GIL is released meanwhile.
+    if AIR.scan_ms:
+        time.sleep(AIR.scan_ms / 1000)
+    if AIR.scan_gate is not None:
+        t0 = _now()
+        while not AIR.scan_gate():
+            if _now() - t0 > _SCAN_GATE_MAX_S * 1000:
+                raise OSError("fake scan gate never opened")
+            time.sleep(0.002)
+
+
+class AccessPoint:
+    """WLAN(AP_IF): the soft access point (the fields are what tests look at)."""
+
+    def __init__(self):
+        self._active = False
+        self.ssid = "ESP_000001"  # the IDF default: open, named after the MAC
+        self.key = ""
+        self.security = AUTH_OPEN
+        self.max_clients = 4
+        self.channel = 1
+        self.hidden = False
+        self.ip = ("192.168.4.1", "255.255.255.0", "192.168.4.1", "0.0.0.0")
+        self.history = []  # ("active", on) / ("config", {...}) / ("ifconfig", tuple)
+
+    def active(self, on=None):
+        if on is None:
+            return self._active
+        self._active = bool(on)
+        self.history.append(("active", self._active))
+        if not on:
+            AIR.ap_stations = 0
+        return None
+
+    def config(self, *args, **kw):
+        if args:
+            name = args[0]
+            if name in ("ssid", "essid"):
+                return self.ssid
+            if name in ("security", "authmode"):
+                return self.security
+            if name in ("channel", "max_clients", "hidden"):
+                return getattr(self, name)
+            if name == "mac":
+                return b"\x24\x0a\xc4\x00\x00\x02"
+            raise ValueError("unknown config param")  # the key cannot be read back
+        new = {"ssid": self.ssid, "key": self.key, "security": self.security}
+        for k, v in kw.items():
+            if k in ("ssid", "essid"):
+                new["ssid"] = v[:32]
+            elif k in ("key", "password"):
+                new["key"] = v[:63]
+            elif k in ("security", "authmode"):
+                new["security"] = v
+            elif k in ("max_clients", "channel", "hidden"):
+                setattr(self, k, v)
+            elif k == "reconnects":
+                raise OSError("STA required")
+            elif k not in ("pm", "txpower", "hostname", "dhcp_hostname"):
+                raise ValueError("unknown config param")
+        if new["security"] != AUTH_OPEN and len(new["key"]) < 8:
+            raise OSError("Wifi Invalid Password")  # esp_wifi_set_config: ESP_ERR_WIFI_PASSWORD
+        self.ssid, self.key, self.security = new["ssid"], new["key"], new["security"]
+        self.history.append(("config", dict(kw)))
+        return None
+
+    def ifconfig(self, conf=None):
+        if conf is None:
+            return self.ip
+        self.ip = tuple(conf)
+        self.history.append(("ifconfig", self.ip))
+        return None
+
+    def isconnected(self):
+        return self._active and AIR.ap_stations > 0
+
+    def status(self, param=None):
+        if param == "stations":
+            return [(bytes((2, 0, 0, 0, 0, n)),) for n in range(AIR.ap_stations)]
+        raise ValueError("unknown status param")
