@@ -6,6 +6,7 @@ failure of §5, each followed by a modem that still answers."""
 
 import os
 import shutil
+import socket
 
 import pytest
 from harness import (
@@ -199,7 +200,7 @@ def test_8_mib_put_and_get_no_byte_lost_heap_flat(tmp_path, ftp_server):
 
 
 @pytest.mark.parametrize("mode, ftptls", [("explicit", 2), ("implicit", 3)])
-def test_ftps_verified_with_a_protected_data_channel(modem, ftp_server, mode, ftptls):  # noqa: F811
+def test_ftps_verified_data_channel_protected(modem, ftp_server, mode, ftptls):  # noqa: F811
     m = modem
     server = ftp_server(tls=mode, tls_control_required=True, tls_data_required=True)
     data = payload(64 * KiB, seed=ftptls)
@@ -263,7 +264,8 @@ def test_failures_before_data_mode(modem, ftp_server, refused_port):  # noqa: F8
     m.check('AT#FTPPW="wrong-pw-42"', OK)
     m.check("AT#FTPGET", cme(38016), timeout=20)  # 530
     log = m.cmd("AT#VLOG")
-    assert b"PASS" in log and b"wrong-pw-42" not in log, log  # never the password
+    assert b"PASS" in log and b"wrong-pw-42" not in log, log  # never the password,
+    assert "wrong-pw-42" not in m.stderr()  # nor on the console
     m.check('AT#FTPPW="secret"', OK)
     m.check('AT#FTPSERV="%s"' % UNKNOWN_HOST, OK)
     m.check("AT#FTPGET", cme(38027), timeout=20)
@@ -332,3 +334,21 @@ def test_bearer_down_and_busy(tmp_path, ftp_server):
         ftpput(m, b"after\r\n")
     finally:
         m.close()
+
+
+def test_a_silent_server(tmp_path):
+    """A server that accepts and never greets (1 s here instead of 3 min): 37964."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(1)
+    m = EmulatedModem(tmp_path, env={"MTIP_SERVER_SILENCE_MS": "1000"})
+    try:
+        m.connection_start()
+        m.check('AT#FTPSERV="127.0.0.1"', OK)
+        m.check("AT#FTPPORT=%d" % hole.getsockname()[1], OK)
+        m.check('AT#FTPPUTFILENAME="x"', OK)
+        m.check("AT#FTPPUT", cme(37964), timeout=20)
+        m.check("AT", OK)
+    finally:
+        m.close()
+        hole.close()
