@@ -45,6 +45,11 @@ def tmpdir(tag):
         os.mkdir(path)
     except OSError:
         pass
+    for name in ("settings.json", "settings.json.tmp", "setup_ap.key"):  # (MicroPython: pid 0)
+        try:
+            os.remove(path + "/" + name)
+        except OSError:
+            pass
     return path
 
 
@@ -378,6 +383,141 @@ def upy_test_wrong_password_error_code():
         await line.command("AT#VLOG", "wrong password")
 
     _run(test)
+
+
+class ConsoleStub:
+    """Stands in for firmware/console.py in these tests only: records console.start()."""
+
+    def __init__(self):
+        self.calls = []
+
+    def start(self, modem, host, port):
+        self.calls.append((host, port, modem.uptime_ms() >= 0))
+
+
+def _free_udp_port():
+    import socket
+
+    for port in range(48201, 48300):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_DGRAM)[0][-1])
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free UDP port")
+
+
+async def _dns(port, ms=1000):
+    import asyncio
+    import socket
+
+    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07captive\x05apple\x03com\x00"
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.setblocking(False)
+    try:
+        c.sendto(q + b"\x00\x01\x00\x01", socket.getaddrinfo("127.0.0.1", port)[0][-1])
+        for _ in range(ms // 10):
+            try:
+                return c.recvfrom(512)[0]
+            except OSError:
+                await asyncio.sleep_ms(10)
+        return None
+    finally:
+        c.close()
+
+
+def upy_test_setup_ap_opens_serves_dns_and_at_keeps_answering():
+    import asyncio
+
+    import app
+    import network
+
+    pins()
+    network.WLAN.power_cycle()
+    network.AIR.aps = {SSID: [PW, -58]}
+    cfg = Cfg(SETUP_AP_IP="127.0.0.1", SETUP_AP_LINGER_MS=300)
+    log = []
+    shown = []
+    parts = app.build(cfg, console=log.append)  # nothing configured: a fresh board
+    stub = ConsoleStub()
+    port = _free_udp_port()
+    line = Line(parts.raw_uart)
+
+    async def main():
+        board = app.run_board(
+            parts, cfg, None, None, False, lambda: stub, shown.append, dns_port=port, period_ms=20
+        )
+        sup = asyncio.create_task(board)
+        wire = asyncio.create_task(line.run())
+        try:
+            await line.expect("+WIND: 4")
+            for _ in range(300):
+                if parts.net.setup_ap() is not None:
+                    break
+                await asyncio.sleep_ms(10)
+            st = parts.net.setup_ap()
+            assert st == {"ssid": "MTIP-SETUP-ABCD", "ip": "127.0.0.1", "why": st["why"]}, st
+            assert st["why"] == "no WiFi network configured"
+            assert stub.calls == [("0.0.0.0", 80, True)]
+            assert network.WLAN(network.AP_IF).active()
+            # The legacy side talks AT while phones ask the DNS: both are answered.
+            await line.command("ATE0")
+            for _ in range(5):
+                r = await _dns(port)
+                assert r is not None and r[-4:] == bytes((127, 0, 0, 1))
+                await line.command("AT+CREG?", "+CREG: 0,2")
+                await line.command("AT#VSTATE", '#STATE: "IDLE"')
+            await line.command('AT#WIFISSID="%s"' % SSID)
+            await line.command('AT#WIFIPW="%s"' % PW)
+            for _ in range(300):
+                if parts.net.setup_ap() is None:
+                    break
+                await asyncio.sleep_ms(10)
+            assert parts.net.setup_ap() is None, "still in set-up mode"
+            assert not network.WLAN(network.AP_IF).active()
+            assert await _dns(port, 200) is None  # the DNS went with the AP
+            await line.command("AT+CREG?", "+CREG: 0,1")
+            await line.command("AT#CONNECTIONSTART", "Ok_Info_GprsActivation")
+            await line.command("AT#VLOG", "closed")
+        finally:
+            sup.cancel()
+            wire.cancel()
+
+    asyncio.run(main())
+    key = parts.setup.key
+    assert any(key in text for text in shown)  # the REPL shows it...
+    assert not any(key in text for text in parts.modem.log_lines())  # ... AT#VLOG never
+    assert not any(key in text for text in log)
+
+
+def upy_test_console_off_means_no_setup_ap():
+    import asyncio
+
+    import app
+    import network
+
+    pins()
+    network.WLAN.power_cycle()
+    sys.modules.pop("setup_ap", None)
+    cfg = Cfg()
+    parts = app.build(cfg, console=[].append)
+    parts.modem.settings.set("CONSOLE", 0)
+    stub = ConsoleStub()
+
+    async def main():
+        sup = asyncio.create_task(
+            app.run_board(parts, cfg, None, None, True, lambda: stub, print, period_ms=20)
+        )
+        await asyncio.sleep_ms(200)
+        sup.cancel()
+
+    asyncio.run(main())
+    assert stub.calls == [] and parts.setup is None and parts.net.setup_ap() is None
+    assert not network.WLAN(network.AP_IF).active()
+    assert "setup_ap" not in sys.modules  # not even loaded
 
 
 def upy_test_engine_crash_is_reported():

@@ -1,7 +1,9 @@
 """The ESP32 board tests again, on the MicroPython unix VM (the runtime the board code targets).
 
-test_esp32_uart/wifi/app.py are dual-runtime files; under MicroPython test_esp32_app.py also runs
-its upy_test_* cases: the real engine over EspUart, the fake UART and the fake WLAN.
+test_esp32_uart/wifi/setup/app.py and test_captive_dns.py are dual-runtime files; under
+MicroPython test_esp32_app.py also runs its upy_test_* cases (the real engine over EspUart, the
+fake UART and the fake WLAN: AT, and the set-up access point with its DNS) and
+test_captive_dns.py counts the heap its replies take.
 """
 
 import os
@@ -11,7 +13,13 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-FILES = ["test_esp32_uart.py", "test_esp32_wifi.py", "test_esp32_app.py"]
+FILES = [
+    "test_esp32_uart.py",
+    "test_esp32_wifi.py",
+    "test_esp32_setup.py",
+    "test_esp32_app.py",
+    "test_captive_dns.py",
+]
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -4,6 +4,9 @@
 # Logs go to the REPL console (print) and to the engine's RAM ring (AT#VLOG), never to the
 # modem UART. A snapshot of the ring is kept in RTC memory, so the lines written before a
 # crash or a watchdog reset are shown again after the reboot.
+#
+# The web console (firmware/console.py) is started by run_board() unless AT#CONSOLE=0, and then
+# the set-up access point (setup_ap.py) too; neither module is imported when the console is off.
 
 import gc
 import sys
@@ -12,6 +15,7 @@ import time
 import asyncio
 import machine
 import network
+from compat import ticks_ms
 
 _LOG_MAGIC = b"MTLOG1\n"
 _LOG_KEEP = 1500  # bytes of log kept in RTC memory (2 KB on the ESP32)
@@ -75,7 +79,8 @@ def _sleep_ms(ms):
 
 
 class Parts:
-    """What build() made: the raw UART, the stream, the network, the hooks, the engine."""
+    """What build() made: the raw UART, the stream, the network, the hooks, the engine; and,
+    once run_board() started them, the console and the set-up access point."""
 
     def __init__(self, raw_uart, uart, net, hooks, modem):
         self.raw_uart = raw_uart
@@ -83,6 +88,8 @@ class Parts:
         self.net = net
         self.hooks = hooks
         self.modem = modem
+        self.console = False
+        self.setup = None
 
 
 def build(cfg, console=print):
@@ -136,6 +143,7 @@ def build(cfg, console=print):
     _mkdir(cfg.STATE_DIR)
     m = modem.Modem(stream, net, cfg.STATE_DIR, board, buffers, console=console)
     engine.append(m)
+    net.modem = m  # type: ignore[assignment]  # join() stores through m.settings, as AT does
     net.log = m.log
     board.log = m.log
     return Parts(raw, stream, net, board, m)
@@ -174,6 +182,73 @@ def save_log(rtc, lines):
         pass
 
 
+# --- the console and the set-up access point -----------------------------------------------------
+
+
+def setup_pin_held(cfg):
+    """SETUP_PIN is held low now (main() asks once, after the safe-mode window)."""
+    num = cfg.SETUP_PIN
+    if num is None or num == cfg.SAFE_MODE_PIN:  # that pin means safe mode, never set-up
+        return False
+    return machine.Pin(num, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
+
+
+def console_wanted(m):
+    import settings
+
+    if "CONSOLE" not in settings.GLOBAL_PARAMS:  # a firmware without the console's settings
+        return True
+    return bool(m.settings.get("CONSOLE"))
+
+
+async def start_console(cfg, parts, load=None):
+    """await console.start(modem, host, port) unless AT#CONSOLE=0; True when it runs."""
+    m = parts.modem
+    if not console_wanted(m):
+        m.log("console: off (AT#CONSOLE=0), no set-up access point either")
+        return False
+    try:
+        mod = load() if load is not None else __import__("console")
+    except ImportError as e:
+        m.log("console: not installed (%r)" % (e,))
+        return False
+    try:
+        started = mod.start(m, "0.0.0.0", cfg.CONSOLE_PORT)
+        if hasattr(started, "send"):  # a coroutine (firmware/console.py's is): it listens
+            await started
+    except Exception as e:  # (the port cannot be had, ...): the modem runs on without it
+        m.log("console: failed to start: %r" % (e,))
+        return False
+    parts.console = True
+    return True
+
+
+def start_setup(cfg, parts, pin_held=False, show=print, dns_port=53):
+    """The set-up access point's watch (setup_ap.SetupAP), polled by supervise()."""
+    if not cfg.SETUP_AP:
+        return None
+    import setup_ap
+
+    ap = network.WLAN(network.AP_IF)
+    s = setup_ap.SetupAP(
+        cfg, parts.net, ap, cfg.STATE_DIR, pin_held, parts.modem.log, show, dns_port
+    )
+    parts.net.setup = s
+    parts.setup = s
+    s.announce()
+    return s
+
+
+async def run_board(
+    parts, cfg, wdt=None, rtc=None, pin_held=False, load_console=None, show=print, **kw
+):
+    """Start the console (and the set-up AP) inside the loop, then supervise().
+    kw (tests): dns_port (53), period_ms (the health task's)."""
+    if await start_console(cfg, parts, load_console):
+        start_setup(cfg, parts, pin_held, show, kw.get("dns_port", 53))
+    return await supervise(parts, wdt, rtc, kw.get("period_ms", _HEALTH_MS))
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -196,6 +271,7 @@ async def supervise(parts, wdt=None, rtc=None, period_ms=_HEALTH_MS):
     task = asyncio.create_task(engine())
     ticks = 0
     last = None
+    setup = getattr(parts, "setup", None)
     while not failed:
         if wdt is not None:
             wdt.feed()
@@ -203,6 +279,11 @@ async def supervise(parts, wdt=None, rtc=None, period_ms=_HEALTH_MS):
             parts.net.poll()
         except OSError as e:
             m.log("wifi poll: %r" % (e,))
+        if setup is not None:
+            try:
+                setup.poll(ticks_ms())
+            except OSError as e:
+                m.log("set-up AP: %r" % (e,))
         ticks += 1
         if rtc is not None and ticks % _SNAPSHOT_EVERY == 0:
             lines = m.log_lines()
@@ -233,6 +314,7 @@ def main():
     if safemode.watch(cfg, _sleep_ms, cfg.SAFE_MODE_WINDOW_MS):
         print("safe mode (%s): modem not started, REPL free" % safemode.reason)
         return
+    pin_held = setup_pin_held(cfg)
     cause = reset_cause()
     print("modem: starting on UART%d, %s" % (cfg.UART_ID, cause))
     parts = build(cfg)
@@ -244,7 +326,7 @@ def main():
     parts.net.start()
     wdt = machine.WDT(timeout=cfg.WDT_TIMEOUT_MS) if cfg.WDT_TIMEOUT_MS else None
     try:
-        err = asyncio.run(supervise(parts, wdt, rtc))
+        err = asyncio.run(run_board(parts, cfg, wdt, rtc, pin_held))
     except KeyboardInterrupt:
         relax_watchdog(cfg)
         parts.hooks.set_dsr(False)

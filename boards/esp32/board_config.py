@@ -46,6 +46,29 @@ WDT_MAINTENANCE_MS = 3600000
 WIFI_JOIN_TIMEOUT_MS = 15000  # AT#CONNECTIONSTART gives up after this long
 WIFI_FAIL_CONFIRM_MS = 3000  # a wrong password / missing AP must persist this long to fail early
 
+# --- web console and the set-up access point (docs/esp32.md) -----------------------------------
+# The console (firmware/console.py) serves HTTP on this port, on WiFi and on the set-up AP;
+# AT#CONSOLE=0 switches it off, and with it the set-up AP.
+CONSOLE_PORT = 80
+# The set-up access point "MTIP-SETUP-xxxx" (xxxx: the end of the chip's MAC) opens, with the
+# console and a DNS that sends every name to it, when no WiFi is configured, when the configured
+# one has not been joined for SETUP_AP_AFTER_MS (0: never for this reason), or when SETUP_PIN
+# is held low at boot. It closes once WiFi has worked for SETUP_AP_LINGER_MS (and, when the pin
+# opened it, not before SETUP_PIN_HOLD_MS). SETUP_AP = False: never.
+SETUP_AP = True
+SETUP_AP_AFTER_MS = 180000
+SETUP_AP_LINGER_MS = 30000
+# A push button to GND on a free GPIO (e.g. 4), held while the board starts. Not SAFE_MODE_PIN:
+# safe mode starts nothing at all, so the same pin would only ever mean safe mode.
+SETUP_PIN = None
+SETUP_PIN_HOLD_MS = 600000
+# WPA2 password: None = a random one made on first use, kept in STATE_DIR/setup_ap.key and
+# printed on the REPL at every boot (write it on the box); "8..63 printable characters" = that
+# one; "" = an open network (anyone nearby then sees the console's traffic: not recommended).
+SETUP_AP_PASSWORD = None
+SETUP_AP_IP = "192.168.4.1"  # the AP's address; pick another if the plant's WiFi uses 192.168.4.x
+SETUP_RETRY_MS = 60000  # while the AP is open, a failing join is tried again this often
+
 # --- storage and logs ----------------------------------------------------------------------------
 STATE_DIR = "/state"  # settings file lives here (littlefs; atomic tmp+rename writes)
 LOG_LINES = 40  # RAM log ring (REPL + AT command), never written to the modem UART
