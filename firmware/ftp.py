@@ -128,23 +128,11 @@ async def open_transfer(modem, get):
     return ftp, data, binary
 
 
-def in_data_mode(e, conn):
-    """The CmdError for a failure of `conn` once data mode began: a connection that closed or
-    broke is 37966 then (§5), where netconn says 38016, the code of the set-up; 38016 stays
-    only for a TLS handshake that failed (the data channel's runs inside its first byte)."""
-    if e.code == E_OPEN_FAILED and not (conn.tls and conn.fresh):
-        return CmdError(E_PEER_CLOSED)
-    return e
-
-
 async def finish(ftp):
     """After the data connection closed: the server's 226 (CmdError 37966 otherwise), QUIT."""
     conn = ftp.conn
     try:
-        try:
-            code, line = await ftp.reply()
-        except CmdError as e:  # the server died with the transfer: no reply at all
-            raise in_data_mode(e, conn)
+        code, line = await ftp.reply()  # (no reply at all, the server gone: 37966, begun())
         if code[:1] != b"2":
             raise conn.fail(E_PEER_CLOSED, "transfer not confirmed: %r" % line[:80])
         try:

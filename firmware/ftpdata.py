@@ -22,11 +22,30 @@ _CHECK_MS = const(1000)  # while the device is silent: are the server's connecti
 _DRAIN_QUIET_MS = const(2000)  # after a failure, serial bytes are dropped until this quiet
 
 
+_WIDE = const(256)
+_MASK = int.from_bytes(b"\x7f" * _WIDE, "little")
+
+
+def clear_bit7(mv, k):
+    """Clear bit 7 of mv[:k]: 256 bytes at a time as one big integer (C speed; a loop per
+    byte is six times slower on the VM), the tail byte by byte."""
+    i = 0
+    while i + _WIDE <= k:
+        wide = int.from_bytes(mv[i : i + _WIDE], "little") & _MASK
+        mv[i : i + _WIDE] = wide.to_bytes(_WIDE, "little")
+        i += _WIDE
+    while i < k:
+        mv[i] &= 0x7F
+        i += 1
+
+
 class Transfer:
     def __init__(self, modem, ctrl, data):
         self.modem = modem
         self.ftp = ctrl
         self.data = data
+        ctrl.conn.begun()  # data mode: a connection that ends now is 37966 (§5)
+        data.begun()
         self.peer = data.host
         self.opened = ticks_ms()
         self.to_device = 0
@@ -115,13 +134,9 @@ class Upload(Transfer):
         if not k:
             return
         if not self.binary:  # 7-bit NVT-ASCII, as the original modem sent it (§4.1)
-            for i in range(k):
-                mv[i] &= 0x7F
+            clear_bit7(mv, k)
         self.to_peer += k
-        try:
-            await self.data.write(mv[:k])
-        except CmdError as e:  # the server closed the data connection mid-file
-            raise ftp.in_data_mode(e, self.data)
+        await self.data.write(mv[:k])
 
     async def pump(self, first):
         modem = self.modem

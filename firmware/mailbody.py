@@ -166,6 +166,7 @@ class MailBody:
         self.modem = modem
         self.smtp = mail
         self.conn = mail.conn
+        self.conn.begun()  # data mode: a connection that ends now is 37966 (§5)
         self.peer = mail.conn.host
         self.opened = ticks_ms()
         self.to_device = 0

@@ -31,9 +31,12 @@ class Conn:
         self.sock = sock
         self.host = host
         self.what = what
-        self.buf = bytearray(_LINE_MAX)
+        self.buf = None  # reply lines, made at the first read_line (a data connection has none)
         self.have = 0  # bytes read ahead in buf (after the last line taken)
         self.tls = False
+        # What a connection that closes or breaks is answered with: 38016 while the service
+        # sets up, 37966 once data mode began (begun()), as multitech-mail-ftp.md §5 says.
+        self.closed_code = E_OPEN_FAILED
         self.raw = None  # the TCP socket under a TLS one
         self.fresh = False
         self.silence_ms = getattr(modem, "silence_ms", SILENCE_MS)
@@ -42,9 +45,15 @@ class Conn:
         self.modem.log("%s: %s" % (self.what, why))
         return CmdError(code)
 
-    def lost(self, code=E_PEER_CLOSED):
-        """What a failure after the start means: the link's loss, or the server's end."""
-        return E_LINK_LOST if not self.modem.net.is_up() else code
+    def begun(self):
+        """Data mode began: from now on a closed or broken connection is 37966."""
+        self.closed_code = E_PEER_CLOSED
+
+    def lost(self, code=None):
+        """What a failure means now: the link's loss, or the server's end (closed_code)."""
+        if not self.modem.net.is_up():
+            return E_LINK_LOST
+        return self.closed_code if code is None else code
 
     # -- TLS -----------------------------------------------------------------------------------
     def start_tls(self):
@@ -56,12 +65,12 @@ class Conn:
         self.tls = True
         self.fresh = True  # no byte has crossed yet: a failure now is the handshake's
 
-    def broken(self, e, code, doing):
+    def broken(self, e, doing):
         """The CmdError for an exception of the socket: a TLS handshake that failed (mbedTLS
         raises ValueError when a certificate does not verify), or the connection's failure."""
         if self.tls and (self.fresh or isinstance(e, ValueError)):
             return self.fail(E_OPEN_FAILED, "TLS handshake failed: %s" % tls_reason(e))
-        return self.fail(self.lost(code), "%s failed: %r" % (doing, e))
+        return self.fail(self.lost(), "%s failed: %r" % (doing, e))
 
     # -- waits ---------------------------------------------------------------------------------
     async def wait(self, waiting, doing):
@@ -74,7 +83,7 @@ class Conn:
 
     async def readinto(self, mv):
         """Read into mv (read-ahead first): n > 0, or 0 at the end of the stream."""
-        if self.have:
+        if self.have:  # (only after a read_line: buf exists)
             n = min(self.have, len(mv))
             mv[:n] = self.buf[:n]
             self.buf[: self.have - n] = self.buf[n : self.have]  # (same length: buf stays)
@@ -84,7 +93,7 @@ class Conn:
             try:
                 n = self.sock.readinto(mv)
             except (OSError, ValueError) as e:
-                raise self.broken(e, E_PEER_CLOSED, "read")
+                raise self.broken(e, "read")
             if n is not None:
                 self.fresh = False
                 return n
@@ -92,6 +101,8 @@ class Conn:
 
     async def read_line(self):
         """The next line without its CR LF, as bytes; CmdError at the end of the stream."""
+        if self.buf is None:
+            self.buf = bytearray(_LINE_MAX)
         while True:
             k = self.buf.find(b"\n", 0, self.have)
             if k >= 0:
@@ -104,13 +115,13 @@ class Conn:
             try:
                 n = self.sock.readinto(memoryview(self.buf)[self.have :])
             except (OSError, ValueError) as e:
-                raise self.broken(e, E_OPEN_FAILED, "read")
+                raise self.broken(e, "read")
             if n is not None:
                 self.fresh = False
             if n is None:
                 await self.wait(aio.readable(self.sock), "waiting for a reply")
             elif n == 0:
-                raise self.fail(self.lost(E_OPEN_FAILED), "closed the connection")
+                raise self.fail(self.lost(), "closed the connection")
             else:
                 self.have += n
 
@@ -123,7 +134,7 @@ class Conn:
             try:
                 n = self.sock.write(mv[off:])
             except (OSError, ValueError) as e:
-                raise self.broken(e, E_OPEN_FAILED, "write")
+                raise self.broken(e, "write")
             if n:
                 self.fresh = False
                 off += n

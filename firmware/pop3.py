@@ -98,6 +98,7 @@ class Relay:
         self.modem = modem
         self.pop = pop
         self.conn = pop.conn
+        self.conn.begun()  # data mode: a connection that ends now is 37966 (§5)
         self.peer = pop.conn.host
         self.opened = ticks_ms()
         self.to_device = 0

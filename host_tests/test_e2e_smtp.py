@@ -381,6 +381,23 @@ def test_server_closes_during_the_body(modem, smtp_server):  # noqa: F811
     assert server.messages == []
 
 
+def test_server_closes_while_the_host_keeps_sending(modem, smtp_server):  # noqa: F811
+    """The same drop while the body keeps coming: the write fails; still 37966, the code of a
+    session the server ended after data mode began (not 38016, the set-up's)."""
+    m = modem
+    server = smtp_server(mode="plain", drop_in_data=100)
+    setup_smtp(m, server)
+    m.check("AT#PUTMAIL", WAITING, timeout=20)
+    line = b"z" * 99 + b"\n"
+    for _ in range(2000):  # 200 KB: far more than the socket buffers hold
+        m.send(line)
+    m.send(b"\r\n.\r\n")
+    m.read_until(cme(37966), timeout=20)
+    m.expect_silence(2.5)  # the rest of the body was dropped, up to its terminator
+    m.check("AT", OK)
+    assert server.messages == []
+
+
 def test_end_of_data_refused(modem, smtp_server):  # noqa: F811
     m = modem
     server = smtp_server(mode="plain", refuse_data=True)
