@@ -487,7 +487,7 @@ def upy_test_setup_ap_opens_serves_dns_and_at_keeps_answering():
             wire.cancel()
 
     asyncio.run(main())
-    key = parts.setup.key
+    key = parts.setup.ap.key  # (parts.setup: the SetupWatch; .ap: the SetupAP it loaded)
     assert any(key in text for text in shown)  # the REPL shows it...
     assert not any(key in text for text in parts.modem.log_lines())  # ... AT#VLOG never
     assert not any(key in text for text in log)

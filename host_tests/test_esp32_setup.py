@@ -98,14 +98,14 @@ class Board:
         network.WLAN.power_cycle()
         network.AIR.aps = {SSID: [PW, -58]} if aps is None else aps
         self.network = network
-        self.cfg = Cfg(**cfg)
+        self.state = state or tmpdir("state")
+        self.cfg = Cfg(STATE_DIR=self.state, **cfg)
         self.creds = creds or Creds()
         self.logs = []
         self.shown = []
         self.sta = network.WLAN(network.STA_IF)
         self.ap = network.WLAN(network.AP_IF)
         self.net = wifi.WifiNet(self.sta, self.creds, TIMEOUT, 150, log=self.logs.append)
-        self.state = state or tmpdir("state")
         self.dns_port = free_udp_port()
         self.setup = setup_ap.SetupAP(
             self.cfg,
@@ -469,6 +469,93 @@ def test_ap_name_and_new_keys():
     assert len(keys) == 20 and all(setup_ap.good_key(k) for k in keys)
     assert not setup_ap.good_key("1234567") and not setup_ap.good_key("x" * 64)
     assert not setup_ap.good_key("tab\there1") and setup_ap.good_key("x" * 63)
+
+
+# --- app.py's SetupWatch: setup_ap.py stays out of the heap until the AP must open ------------
+
+
+class WatchParts:
+    def __init__(self, board):
+        import settings
+
+        class M:
+            pass
+
+        self.net = board.net
+        self.modem = M()
+        self.modem.settings = settings.Settings(settings.Store(board.state))
+        self.modem.lines = []
+        self.modem.log = self.modem.lines.append
+        self.setup = None
+
+
+def watch_for(board, pin=False):
+    import sys
+
+    import app
+
+    sys.modules.pop("setup_ap", None)
+    parts = WatchParts(board)
+    shown = []
+    w = app.start_setup(board.cfg, parts, pin, shown.append, board.dns_port)
+    assert parts.setup is w and board.net.setup is w
+    assert "setup_ap" not in sys.modules, "loaded for the announcement only, then dropped"
+    return w, shown, parts
+
+
+def test_watch_never_loads_setup_ap_while_wifi_works():
+    import sys
+
+    b = Board()
+    w, shown, parts = watch_for(b)
+    key = open(b.state + "/setup_ap.key").read().strip()
+    assert shown == ["set-up access point MTIP-SETUP-ABCD, password %s (opens when WiFi is "
+                     "missing; board_config SETUP_*)" % key]  # fmt: skip
+    assert not any(key in line for line in parts.modem.lines)
+    b.net.start()
+    assert wait_for(b.net.attached)
+    for t in (0, AFTER, 3 * AFTER):
+        w.poll(t)
+        assert w.status() is None and b.net.setup_ap() is None
+    assert "setup_ap" not in sys.modules and w.ap is None
+
+
+def test_watch_opens_for_each_reason():
+    async def body(b, w, expect, times):
+        for t in times[:-1]:
+            w.poll(t)
+            assert w.status() is None, t
+        w.poll(times[-1])
+        st = w.status()
+        assert st is not None and st["why"] == expect, st
+        assert b.net.setup_ap() == st and b.ap.active()
+        w.ap.close("test over")
+
+    b = Board(creds=Creds("", ""))
+    w, _, _ = watch_for(b)
+    asyncio.run(body(b, w, "no WiFi network configured", [0]))
+
+    b = Board(aps={})
+    b.net.start()
+    w, _, _ = watch_for(b)
+    # failing since the watch's first look at 0: opens at AFTER, not AFTER after loading
+    asyncio.run(body(b, w, "WiFi 'plant' not joined for 180 s", [0, AFTER - 1, AFTER]))
+
+    b = Board()
+    b.net.start()
+    assert wait_for(b.net.attached)
+    w, _, _ = watch_for(b, pin=True)
+    asyncio.run(body(b, w, "set-up pin held at boot", [0]))
+
+
+def test_watch_with_the_console_off_loads_nothing():
+    import sys
+
+    b = Board(creds=Creds("", ""))
+    w, _, parts = watch_for(b)
+    parts.modem.settings.set("CONSOLE", 0)
+    w.poll(0)
+    assert w.status() is None and "setup_ap" not in sys.modules
 
 
 # --- app.py: the pin, the console, the wiring --------------------------------------------------

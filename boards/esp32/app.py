@@ -15,7 +15,7 @@ import time
 import asyncio
 import machine
 import network
-from compat import ticks_ms
+from compat import ticks_diff, ticks_ms
 
 _LOG_MAGIC = b"MTLOG1\n"
 _LOG_KEEP = 1500  # bytes of log kept in RTC memory (2 KB on the ESP32)
@@ -224,19 +224,74 @@ async def start_console(cfg, parts, load=None):
 
 
 def start_setup(cfg, parts, pin_held=False, show=print, dns_port=53):
-    """The set-up access point's watch (setup_ap.SetupAP), polled by supervise()."""
+    """Announce the set-up access point on the REPL and return its SetupWatch (supervise()
+    polls it; parts.net.setup_ap() reads it)."""
     if not cfg.SETUP_AP:
         return None
     import setup_ap
 
-    ap = network.WLAN(network.AP_IF)
-    s = setup_ap.SetupAP(
-        cfg, parts.net, ap, cfg.STATE_DIR, pin_held, parts.modem.log, show, dns_port
-    )
-    parts.net.setup = s
-    parts.setup = s
-    s.announce()
-    return s
+    key = setup_ap.ap_key(cfg, cfg.STATE_DIR, parts.modem.log)  # made on the first boot
+    show(setup_ap.announcement(setup_ap.ap_ssid(machine.unique_id()), key))
+    del setup_ap
+    sys.modules.pop("setup_ap", None)  # back in the heap only when the AP must open
+    watch = SetupWatch(cfg, parts, pin_held, show, dns_port)
+    parts.net.setup = watch
+    parts.setup = watch
+    return watch
+
+
+class SetupWatch:
+    """Looks for setup_ap.SetupAP's reasons to open (no WiFi network configured, the configured
+    one not joined for SETUP_AP_AFTER_MS, the set-up pin) without that module in the heap: on a
+    board whose WiFi works it never loads. From the first reason on, the SetupAP does it all."""
+
+    def __init__(self, cfg, parts, pin_held, show, dns_port):
+        self.cfg = cfg
+        self.parts = parts
+        self.pin = pin_held
+        self.show = show
+        self.dns_port = dns_port
+        self.down_since = None  # ticks since the station has not been joined
+        self.ap = None  # the SetupAP, once loaded
+
+    def status(self):
+        return self.ap.status() if self.ap is not None else None
+
+    def poll(self, now):
+        if self.ap is None:
+            if not self._reason(now):
+                return
+            import setup_ap
+
+            p = self.parts
+            self.ap = setup_ap.SetupAP(
+                self.cfg,
+                p.net,
+                network.WLAN(network.AP_IF),
+                self.cfg.STATE_DIR,
+                self.pin,
+                p.modem.log,
+                self.show,
+                self.dns_port,
+                down_since=self.down_since,
+            )
+        self.ap.poll(now)
+
+    def _reason(self, now):
+        if not console_wanted(self.parts.modem):
+            return False
+        if self.pin:
+            return True
+        net = self.parts.net
+        if net.attached():
+            self.down_since = None
+            return False
+        if self.down_since is None:
+            self.down_since = now
+        if not net.ssid():
+            return True
+        after = self.cfg.SETUP_AP_AFTER_MS
+        return bool(after) and ticks_diff(now, self.down_since) >= after
 
 
 async def run_board(

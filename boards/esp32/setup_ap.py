@@ -66,6 +66,14 @@ def new_key():
     return out
 
 
+def announcement(ssid, key):
+    """The boot line on the REPL: the AP's name and password, for the label on the box."""
+    return "set-up access point %s, %s (opens when WiFi is missing; board_config SETUP_*)" % (
+        ssid,
+        "password " + key if key else "open, no password",
+    )
+
+
 def ap_key(cfg, state_dir, log):
     """The AP's password: board_config's, else the stored one, else a new one stored."""
     want = cfg.SETUP_AP_PASSWORD
@@ -95,7 +103,17 @@ def ap_key(cfg, state_dir, log):
 
 class SetupAP:
     def __init__(
-        self, cfg, net, ap, state_dir, pin_held=False, log=None, show=print, dns_port=53, uid=None
+        self,
+        cfg,
+        net,
+        ap,
+        state_dir,
+        pin_held=False,
+        log=None,
+        show=print,
+        dns_port=53,
+        uid=None,
+        down_since=None,
     ):
         self.cfg = cfg
         self.net = net  # wifi.WifiNet (the station)
@@ -110,7 +128,7 @@ class SetupAP:
         self._off = False  # AT#CONSOLE=0 was seen
         self._why: str | None = None  # set while open: why it opened
         self._not_before = 0  # ticks: no closing before then
-        self._down_since = None  # ticks since the station has not been joined
+        self._down_since = down_since  # ticks since the station has not been joined
         self._up_since = None  # ticks since it has been
         self._retry_at = None  # ticks: next join try (or next try to open the AP)
         self._attempt = None  # (net.attempts() seen, ticks when seen)
@@ -118,11 +136,7 @@ class SetupAP:
         self._dns_task = None
 
     def announce(self):
-        """At boot, on the REPL only: the AP's name and password, for the label on the box."""
-        self.show(
-            "set-up access point %s, %s (opens when WiFi is missing; board_config SETUP_*)"
-            % (self.ssid, "password " + self.key if self.key else "open, no password")
-        )
+        self.show(announcement(self.ssid, self.key))
 
     def status(self):
         if self._why is None:
