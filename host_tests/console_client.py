@@ -98,6 +98,10 @@ def exchange(port, data, timeout=10.0):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(data)
+        try:
+            s.shutdown(socket.SHUT_WR)  # all sent: the console need not wait for more
+        except OSError:
+            pass
         buf = bytearray()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
