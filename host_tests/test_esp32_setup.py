@@ -12,6 +12,7 @@ ROOT = esp32_env.setup()
 import asyncio  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 SSID, PW = "plant", "pw-1234"
@@ -293,6 +294,31 @@ def test_a_drop_during_the_linger_keeps_it_open():
         assert wait_for(b.net.attached)
         b.poll(2000 + LINGER)
         assert b.poll(2000 + 2 * LINGER) is None  # a full linger after the link came back
+
+    go(b, body)
+
+
+def upy_test_timers_survive_the_ticks_wrap():
+    # ticks_ms() wraps (after 2**30 ms on the ESP32): every timer is a ticks_diff, never a sum.
+    b = Board(aps={}, pin=True)
+    start = time.ticks_add(0, -(HOLD // 2))  # the wrap comes half-way through the pin's hold
+
+    def at(ms):
+        return time.ticks_add(start, ms)
+
+    async def body(b):
+        b.net.start()
+        assert b.poll(at(0))["why"] == "set-up pin held at boot"
+        b.poll(at(TIMEOUT + MARGIN))  # failing since boot: paused
+        assert b.net.held()
+        b.poll(at(TIMEOUT + MARGIN + RETRY - 1))
+        assert b.net.held()
+        b.network.AIR.aps[SSID] = [PW, -60]
+        b.poll(at(TIMEOUT + MARGIN + RETRY))  # the retry, across no wrap yet
+        assert wait_for(b.net.attached)
+        b.poll(at(TIMEOUT + MARGIN + RETRY + 1))
+        assert b.poll(at(HOLD - 1)) is not None  # past the wrap, the hold still counts
+        assert b.poll(at(HOLD)) is None
 
     go(b, body)
 
@@ -665,4 +691,8 @@ def test_console_start_may_be_a_coroutine():
 
 
 if __name__ == "__main__":
+    if sys.implementation.name == "micropython":
+        for _name in list(globals()):
+            if _name.startswith("upy_test_"):
+                globals()["test_" + _name[4:]] = globals()[_name]
     esp32_env.run_tests(globals())

@@ -127,10 +127,11 @@ class SetupAP:
         self._pin = pin_held
         self._off = False  # AT#CONSOLE=0 was seen
         self._why: str | None = None  # set while open: why it opened
-        self._not_before = 0  # ticks: no closing before then
+        self._opened = 0  # ticks when it opened ...
+        self._hold_ms = 0  # ... and how long it stays open at least
         self._down_since = down_since  # ticks since the station has not been joined
         self._up_since = None  # ticks since it has been
-        self._retry_at = None  # ticks: next join try (or next try to open the AP)
+        self._wait = None  # (ticks, ms): no join try (or try to open the AP) before that
         self._attempt = None  # (net.attempts() seen, ticks when seen)
         self.dns = None
         self._dns_task = None
@@ -166,7 +167,7 @@ class SetupAP:
         cfg = self.cfg
         if self._up_since is not None:
             if ticks_diff(now, self._up_since) >= cfg.SETUP_AP_LINGER_MS:
-                if ticks_diff(now, self._not_before) >= 0:
+                if ticks_diff(now, self._opened) >= self._hold_ms:
                     self.close("WiFi %r works" % net.ssid())
             return
         self._pace_join(now)
@@ -193,7 +194,8 @@ class SetupAP:
             return False
 
     def _due(self, now):
-        return self._retry_at is None or ticks_diff(now, self._retry_at) >= 0
+        # (ticks wrap, after 12 days on the ESP32: always differences, never sums)
+        return self._wait is None or ticks_diff(now, self._wait[0]) >= self._wait[1]
 
     def open(self, why, now):
         cfg = self.cfg
@@ -215,13 +217,13 @@ class SetupAP:
                 ap.active(False)
             except OSError:
                 pass
-            self._retry_at = now + cfg.SETUP_RETRY_MS
+            self._wait = (now, cfg.SETUP_RETRY_MS)
             return False
         self._why = why
         self._pin = False  # the press is used up
-        hold = cfg.SETUP_PIN_HOLD_MS if why.startswith("set-up pin") else 0
-        self._not_before = now + hold
-        self._retry_at = None
+        self._opened = now
+        self._hold_ms = cfg.SETUP_PIN_HOLD_MS if why.startswith("set-up pin") else 0
+        self._wait = None
         self._start_dns()
         self.log("set-up AP %s open at %s: %s" % (self.ssid, self.ip, why))
         port = cfg.CONSOLE_PORT
@@ -239,7 +241,7 @@ class SetupAP:
         except OSError as e:
             self.log("set-up AP: turning it off failed: %s" % e)
         self._why = None
-        self._retry_at = None
+        self._wait = None
         self._attempt = None
         self.log("set-up AP %s closed: %s" % (self.ssid, why))
         self.show("set-up access point closed: %s" % why)
@@ -280,7 +282,7 @@ class SetupAP:
                 wait = cfg.SETUP_RETRY_MS
                 if self.ap.isconnected():  # a phone is on the AP: keep the radio for it
                     wait *= _RETRY_BUSY_FACTOR
-                self._retry_at = now + wait
+                self._wait = (now, wait)
         elif net.held() and self._due(now):
             net.start()
             self._attempt = (net.attempts(), now)
