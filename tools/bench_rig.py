@@ -140,8 +140,10 @@ class Firmware:
         start_timeout=30.0,
         chunk=None,
         probe=False,
+        args=(),
     ):
         self.workdir = workdir
+        self.args = list(args)  # more tools/modem.py options (e.g. --console PORT)
         self.probe = probe  # with boards/unix/faults.py's control port, for heap_used()
         self.heap = heap
         self.chunk = chunk  # the data path's read size (None: the unix board's default)
@@ -168,6 +170,7 @@ class Firmware:
             cmd += ["--chunk", str(self.chunk)]
         if self.micropython:
             cmd += ["--micropython", self.micropython]
+        cmd += self.args
         if self.probe:
             self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.ctl.bind(("127.0.0.1", 0))
