@@ -135,7 +135,7 @@ class Session:
         self.link.close()
         modem.log(
             "session end (%s): %d B to peer, %d B to device"
-            % (REASONS[self.reason], self.to_peer, self.to_device)
+            % (REASONS[self.reason or 0], self.to_peer, self.to_device)
         )
         modem.session_ended(self)
         await modem.send(self.closing_message())

@@ -123,10 +123,9 @@ class TextEntry:
                 raise ValueError(self.name)
             if self.addresses:
                 self.end_address()
-                value = self.items
+                it.settings.set(self.name, self.items)
             else:
-                value = self.text.decode()
-            it.settings.set(self.name, value)
+                it.settings.set(self.name, self.text.decode())
         except (ValueError, UnicodeError):
             it.error(E_VALUE)
             return

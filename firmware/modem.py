@@ -366,8 +366,8 @@ class Modem:
             self.log("listening stopped")
 
     def listener_lost(self, listener):
-        if self.listener is listener:
-            self.refused += listener.refused
+        if listener is not None and listener is self.listener:
+            self.refused += self.listener.refused
             self.listener = None
 
     def apply_serial(self, baud, rts, cts):

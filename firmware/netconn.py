@@ -83,10 +83,11 @@ class Conn:
 
     async def readinto(self, mv):
         """Read into mv (read-ahead first): n > 0, or 0 at the end of the stream."""
-        if self.have:  # (only after a read_line: buf exists)
+        buf = self.buf
+        if self.have and buf is not None:  # (read ahead by read_line)
             n = min(self.have, len(mv))
-            mv[:n] = self.buf[:n]
-            self.buf[: self.have - n] = self.buf[n : self.have]  # (same length: buf stays)
+            mv[:n] = buf[:n]
+            buf[: self.have - n] = buf[n : self.have]  # (same length: buf stays)
             self.have -= n
             return n
         while True:
@@ -190,9 +191,9 @@ def wrap(modem, sock, host, what):
                 "%s: no CA certificates to check %s with (%s): %r" % (what, host, CA_FILE, e)
             )
             raise CmdError(E_OPEN_FAILED)
-        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # (the stubs lack it)
     else:
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]
     # the certificate must name the host: its name, or its address (an IP subjectAltName)
     return ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
 
@@ -204,17 +205,19 @@ def load_cas(ctx, path):
     import binascii
 
     count = 0
-    body = None
+    body: list = []
+    inside = False
     with open(path, "rb") as f:
         for line in f:
             line = line.strip()
             if line == b"-----BEGIN CERTIFICATE-----":
                 body = []
-            elif line == b"-----END CERTIFICATE-----" and body is not None:
+                inside = True
+            elif line == b"-----END CERTIFICATE-----" and inside:
                 ctx.load_verify_locations(cadata=binascii.a2b_base64(b"".join(body)))
                 count += 1
-                body = None
-            elif body is not None:
+                inside = False
+            elif inside:
                 body.append(line)
     return count
 

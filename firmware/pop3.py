@@ -36,7 +36,7 @@ class Pop3:
         await self.conn.write(b"CAPA\r\n")
         if not (await self.conn.read_line()).startswith(b"+OK"):
             return []
-        caps = []
+        caps: list = []
         while True:
             line = await self.conn.read_line()
             if line == b".":
