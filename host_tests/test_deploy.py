@@ -101,14 +101,38 @@ def test_dry_run_is_one_mpremote_session():
 # --- on the virtual board ----------------------------------------------------------------------
 
 
+vb = load_tool("virtual_board")
+
+
 @pytest.fixture
-def board(tmp_path, venv_tool):
-    vb = load_tool("virtual_board")
-    b = vb.VirtualBoard(str(tmp_path / "flash"), venv_tool("micropython")).start()
-    try:
-        yield b
-    finally:
+def power_on(tmp_path, venv_tool):
+    """power_on({name: text}) -> a running virtual board whose flash held these files."""
+    started = []
+
+    def start(files=None, board_class=vb.VirtualBoard):
+        flash = tmp_path / "flash"
+        flash.mkdir(exist_ok=True)
+        for name, text in (files or {}).items():
+            (flash / name).write_text(text)
+        b = board_class(str(flash), venv_tool("micropython")).start()
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
         b.stop()
+
+
+@pytest.fixture
+def board(power_on):
+    return power_on()
+
+
+def wait_for_output(board, marker, timeout=20):
+    end = time.monotonic() + timeout
+    while marker not in board.transcript:
+        assert time.monotonic() < end, "no %r on the REPL: %r" % (marker, bytes(board.transcript))
+        time.sleep(0.02)
 
 
 def run_deploy(board, *args, timeout=120):
@@ -119,6 +143,13 @@ def run_deploy(board, *args, timeout=120):
         out + "\n--- REPL transcript ---\n" + bytes(board.transcript).decode(errors="replace")
     )
     return out
+
+
+def run_deploy_failing(board, *args, timeout=120):
+    cmd = [sys.executable, DEPLOY, board.repl, *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode != 0, r.stdout + r.stderr
+    return r.stdout + r.stderr
 
 
 class At:
@@ -198,3 +229,86 @@ def test_deploy_esp32_layout(board, tmp_path):
         assert (flash / "lib" / (mod + ".mpy")).exists(), mod
     stored = json.loads((flash / "state" / "settings.json").read_text())
     assert stored["params"]["WIFISSID"] == "net1"
+
+
+# --- the virtual board's own races --------------------------------------------------------------
+
+
+class Unpumped(vb.VirtualBoard):
+    """A board whose pump the test plays, to order events the way a loaded machine may."""
+
+    def _loop(self):
+        pass
+
+
+def test_soft_reset_boots_the_mode_the_vm_asked_for_though_its_exit_was_seen_first(power_on):
+    # The race behind the flaky deploy test: the VM writes R ("reboot into the raw REPL") and
+    # exits; a pump that sees the exit before it has read R booted the friendly REPL, which
+    # ran main.py, and mpremote waited for the raw REPL for ever.
+    board = power_on(board_class=Unpumped)
+    os.write(board.vm.stdin.fileno(), b"\x01\x04")  # raw REPL, then Ctrl-D: soft reset
+    status = board.vm.wait(20)
+    assert status == vb.SOFT_EXIT
+    board._restart(status)  # the exit, with R still unread in the control pipe
+    assert board.boots == [("F", vb.PWRON_RESET), ("R", vb.SOFT_RESET)]
+    # and the next boot is the raw REPL indeed (no main.py, which the friendly boot would run)
+    booted = b"MPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>"
+    end = time.monotonic() + 20
+    while not board.transcript.endswith(booted):
+        assert time.monotonic() < end, bytes(board.transcript)
+        board._drain_vm_output()
+        time.sleep(0.02)
+
+
+def test_an_idle_board_takes_ctrl_c_as_a_byte_not_a_signal(board):
+    # No boot.py or main.py: the board is at its prompt, idle. A SIGINT there could land
+    # outside the REPL's read (and the unix VM exits on a second one before the first is
+    # raised): the virtual board must know it is idle.
+    wait_for_output(board, b">>> ")
+    assert not board._busy
+    host = os.open(board.repl, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(host, b"\x03")
+        wait_for_output(board, b">>> \r\n>>> ")
+    finally:
+        os.close(host)
+    assert board.boots == [("F", vb.PWRON_RESET)]
+
+
+# --- a program that does not stop at the first Ctrl-C -------------------------------------------
+
+MAIN_TAKING_CTRL_C = """import time
+taken = 0
+while True:
+    try:
+        print("running", taken)
+        while True:
+            time.sleep_ms(10)
+    except KeyboardInterrupt:
+        taken += 1
+        if taken == %d:
+            raise
+"""
+
+
+@pytest.mark.timeout(300)
+def test_deploy_stops_a_program_that_takes_the_first_ctrl_c(power_on, tmp_path):
+    # As a real board that is still booting when the deploy starts (MicroPython arms Ctrl-C
+    # only while boot.py/main.py run): mpremote's single Ctrl-C would not stop it.
+    board = power_on({"main.py": MAIN_TAKING_CTRL_C % 2})
+    wait_for_output(board, b"running 0")
+    out = run_deploy(board, "--board", "unix", "--no-reset")
+    assert "the board's REPL answered after 2 Ctrl-C" in out  # the first was taken
+    assert (tmp_path / "flash" / "lib" / "modem.mpy").exists()
+    assert board.boots == [("F", vb.PWRON_RESET), ("R", vb.SOFT_RESET)]
+
+
+@pytest.mark.timeout(300)
+def test_deploy_gives_up_clearly_on_a_program_that_never_stops(power_on, tmp_path):
+    board = power_on({"main.py": MAIN_TAKING_CTRL_C % 0})  # never re-raises
+    wait_for_output(board, b"running 0")
+    out = run_deploy_failing(board, "--board", "unix")
+    assert "no MicroPython REPL on %s after 5 Ctrl-C" % board.repl in out
+    assert "running 4" in out  # the last bytes the board sent are reported
+    assert not (tmp_path / "flash" / "lib").exists()  # mpremote never ran
+    assert board.boots == [("F", vb.PWRON_RESET)]

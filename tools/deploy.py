@@ -8,7 +8,8 @@ PORT is the board's REPL serial port (e.g. /dev/ttyUSB0). Steps:
   1. compile firmware/*.py and the board's modules with mpy-cross (boot.py, main.py and
      board_config.py stay source: MicroPython runs boot/main only as .py, and the board file
      is the one a user edits);
-  2. on the board, create /lib and delete stale twins of every module shipped (/<m>.py, /<m>.mpy,
+  2. stop the program the board runs: Ctrl-C until its REPL answers (see stop_program), then,
+     on the board, create /lib and delete stale twins of every module shipped (/<m>.py, /<m>.mpy,
      /lib/<m>.py), which would shadow the new /lib/<m>.mpy;
   3. copy the .mpy files to :lib/ and boot.py, main.py, board_config.py to :/ (with --frozen,
      for a firmware built with manifest.py, only the latter, and /lib copies are removed);
@@ -34,6 +35,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 SOURCE_FILES = ("boot.py", "main.py", "board_config.py")  # installed as source in /
 DEFAULT_STATE_DIR = "/state"
+RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+STOP_ATTEMPTS = 5  # Ctrl-C sent at most this often, ...
+STOP_WAIT_S = 1.0  # ... each followed by this long a wait for the REPL
 
 
 def say(msg):
@@ -185,6 +189,55 @@ def write_package_json(path=PACKAGE_JSON):
     say("wrote %s" % os.path.relpath(path))
 
 
+def stop_program(path, attempts=STOP_ATTEMPTS, wait_s=STOP_WAIT_S):
+    """Interrupt the board's program until its REPL answers; return the Ctrl-C count.
+
+    mpremote sends one Ctrl-C, then waits for the raw REPL. That Ctrl-C is lost on a board
+    that is still booting (after a reset, MicroPython arms its interrupt character only while
+    boot.py or main.py runs; before, a Ctrl-C is a plain byte in the input buffer, which
+    main.py never reads) or whose program takes one KeyboardInterrupt for its own: mpremote
+    then fails after 10 s, or waits forever on a pty. So: Ctrl-C then Ctrl-A (raw REPL), until
+    the raw REPL's banner comes; the board is left in the raw REPL, where mpremote's own
+    sequence works as from the friendly one.
+    """
+    try:
+        import serial
+    except ImportError:
+        raise SystemExit("deploy: stopping the board needs pyserial (in the project's venv)")
+    seen = b""
+    try:
+        port = serial.Serial(path, 115200, timeout=0.05, exclusive=True)
+    except (OSError, serial.SerialException) as e:
+        raise SystemExit("deploy: cannot open %s: %s" % (path, e))
+    try:
+        port.reset_input_buffer()  # the banner must answer this Ctrl-C, not an older one
+        for attempt in range(1, attempts + 1):
+            port.write(b"\r\x03\r\x01")
+            end = time.monotonic() + wait_s
+            while time.monotonic() < end:
+                seen = (seen + port.read(256))[-256:]
+                if RAW_REPL_BANNER in seen:
+                    return attempt
+    finally:
+        _release(port)
+    raise SystemExit(
+        "deploy: no MicroPython REPL on %s after %d Ctrl-C (%.0f s); last bytes: %r. "
+        "Is it the board's REPL port, and does its program let KeyboardInterrupt through?"
+        % (path, attempts, attempts * wait_s, seen[-80:])
+    )
+
+
+def _release(port):
+    # As mpremote closes the port: RTS before DTR, so an ESP32's auto-reset circuit stays
+    # quiet (a pty has no such lines).
+    for line in ("rts", "dtr"):
+        try:
+            setattr(port, line, False)
+        except OSError:
+            pass
+    port.close()
+
+
 def check_uart(path, baud, timeout_s):
     """Send AT until the modem answers OK; True if it did."""
     try:
@@ -273,6 +326,9 @@ def main(argv=None):
             "installing on %s: %d .mpy in /lib, %s in /"
             % (args.port, len(mpys), ", ".join(os.path.basename(s) for s in sources) or "nothing")
         )
+        stops = stop_program(args.port)
+        if stops > 1:
+            say("the board's REPL answered after %d Ctrl-C" % stops)
         r = subprocess.run(cmd)
         if r.returncode != 0:
             say("mpremote failed (exit %d)" % r.returncode)

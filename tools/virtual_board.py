@@ -12,14 +12,16 @@ What it emulates, with the MicroPython unix VM (one VM process per boot):
     machine.reset()); after a soft reset from the raw REPL only boot.py, as on a real board;
   * the REPL: friendly (echo, line execution), raw (Ctrl-A, OK / \\x04 framing) and raw-paste
     (Ctrl-E A Ctrl-A, with flow control); Ctrl-B back to friendly; Ctrl-D soft reboot (a new VM,
-    "MPY: soft reboot"); Ctrl-C interrupts running code (a SIGINT to the VM);
+    "MPY: soft reboot"); Ctrl-C interrupts running code (a SIGINT to the VM), and is a plain
+    byte while none runs (the VM starting, a prompt), as on a board;
   * `machine`: the unix port's, plus reset() (a new VM, friendly boot), soft_reset(),
     reset_cause() and unique_id(); `os`: the unix port's, with a working rename() (the VM's
     VfsPosix.rename is broken under a mount);
   * the modem UART: a second pty whose master fd is handed to main.py as
     `--fd N --state /state` in sys.argv (the calling convention of boards/unix/main.py).
 Not emulated: hardware (Pin, UART, WDT, network.WLAN), timing and memory limits, the ROM boot
-messages, and interrupting a second time within one boot (the VM only honours its first SIGINT).
+messages, and a second Ctrl-C before the VM has raised the first (the unix VM then exits with
+status 1: the board reports it and boots afresh).
 CPython standard library only.
 """
 
@@ -91,7 +93,8 @@ def rename(old, new):
 
 # The REPL side of the board, run by the MicroPython VM. argv: flash uart_fd ctrl_fd mode state
 # cause. Control bytes to the host on ctrl_fd: B/I = user code running / idle (Ctrl-C becomes a
-# SIGINT only while busy), R/F = reboot into the raw / friendly REPL.
+# SIGINT only while busy), R/F = reboot into the raw / friendly REPL. The VM tells R/F just
+# before it exits: the host reads the pipe to its end before it boots the next VM.
 SUPERVISOR = r'''
 import sys
 import os
@@ -143,8 +146,8 @@ def _reboot(mode):
 
 def _run(src, name, mode_now):
     """Run user code as pyexec does; return the exception it raised, if any."""
-    _tell(b"B")
     try:
+        _tell(b"B")  # inside the try: a Ctrl-C that lands at once is the user code's
         exec(compile(src, name, "exec"), _g)
     except SystemExit as e:
         code = e.args[0] if e.args else 0
@@ -233,8 +236,8 @@ def _raw():
 
 def _friendly_line(line):
     src = bytes(line).decode()
-    _tell(b"B")
     try:
+        _tell(b"B")
         try:
             code = compile(src, "<stdin>", "single")
         except SyntaxError:
@@ -398,8 +401,12 @@ class VirtualBoard:
             start_new_session=True,
         )
         os.close(ctrl_w)
+        fcntl.fcntl(ctrl_r, fcntl.F_SETFL, fcntl.fcntl(ctrl_r, fcntl.F_GETFL) | os.O_NONBLOCK)
         self._ctrl = ctrl_r
-        self._busy = mode == b"F"  # boot.py/main.py run first
+        # Idle until the VM says B: a Ctrl-C while it starts up is a plain byte (as on a board,
+        # whose interrupt character is armed only while code runs), not a SIGINT that would
+        # kill a VM whose handler is not installed yet.
+        self._busy = False
         self._next_mode = b"F"
         for fd in (self.vm.stdout.fileno(), self.vm.stdin.fileno()):
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
@@ -422,7 +429,26 @@ class VirtualBoard:
             except OSError:
                 pass
 
+    def _read_ctrl(self):
+        """Apply the control bytes the VM has written so far (B/I, R/F)."""
+        while True:
+            try:
+                data = os.read(self._ctrl, 64)
+            except OSError:  # BlockingIOError included: nothing more for now
+                return
+            if not data:
+                return  # the VM exited and all it said has been read
+            for b in data:
+                if b in b"BI":
+                    self._busy = b == ord("B")
+                elif b in b"RF":
+                    self._next_mode = bytes((b,))
+
     def _restart(self, status):
+        # The VM tells its next boot mode (R/F) just before it exits, so the exit can be seen
+        # before that byte: read the pipe to its end first, or a soft reset from the raw REPL
+        # boots the friendly one and runs main.py (mpremote then waits for the raw REPL).
+        self._read_ctrl()
         self._drain_vm_output()
         self._kill_vm()
         if status == HARD_EXIT:
@@ -474,19 +500,14 @@ class VirtualBoard:
             except (OSError, ValueError):
                 r = []
             if self._ctrl in r:
-                try:
-                    for b in os.read(self._ctrl, 64):
-                        if b in b"BI":
-                            self._busy = b == ord("B")
-                        elif b in b"RF":
-                            self._next_mode = bytes((b,))
-                except OSError:
-                    pass
+                self._read_ctrl()
             if self.repl_master in r:
                 try:
                     data = os.read(self.repl_master, 4096)
                 except OSError:
                     data = b""
+                if b"\x03" in data:
+                    self._read_ctrl()  # the latest B/I decides whether this is a SIGINT
                 if b"\x03" in data and self._busy and self.vm.poll() is None:
                     self.vm.send_signal(signal.SIGINT)
                 self._pending += data
