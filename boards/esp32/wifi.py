@@ -14,6 +14,9 @@
 # Sockets (notes 2.3): non-blocking, TCP_NODELAY, errno names only. There is no getsockopt on the
 # ESP32, so a non-blocking connect is finished by waiting for POLLOUT and probing with a second
 # connect(): EISCONN means connected, EALREADY/EINPROGRESS still connecting, anything else failed.
+# Urgent data (a peer's send(MSG_OOB)) needs no option: lwIP has no out-of-band queue and delivers
+# urgent bytes inline, in order. (No SO_OOBINLINE either: this port's setsockopt knows only a few
+# options and prints a warning for the others.)
 
 import errno
 import select

@@ -23,6 +23,11 @@ SO_SNDBUF = 7
 SO_RCVBUF = 8
 SOCK_BUF = 16384  # Linux doubles it
 
+# Nor SO_OOBINLINE (Linux value): with it a peer's urgent byte (send(MSG_OOB)) stays in the
+# stream, in order, as lwIP delivers it on the ESP32; without it Linux takes the byte out of the
+# stream for a recv(MSG_OOB) that a bridge never makes, and it is lost.
+SO_OOBINLINE = 10
+
 # errno names the MicroPython errno module lacks (Linux numbers, this board only runs there).
 EISCONN = 106  # "Transport endpoint is already connected": a repeated connect() after success
 
@@ -62,6 +67,14 @@ def _sockaddr_ip(addr):
 def _nodelay(sock):
     try:
         sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+    except OSError:
+        pass
+
+
+def _oobinline(sock):
+    # Before the first read is enough: Linux decides at read time whether to skip the byte.
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_OOBINLINE, 1)
     except OSError:
         pass
 
@@ -149,6 +162,7 @@ class HostNet:
         try:
             sock.setblocking(False)
             _nodelay(sock)
+            _oobinline(sock)
             peer = _sockaddr_ip(addr)
         except Exception:
             sock.close()
@@ -177,6 +191,7 @@ class HostNet:
                 if _errno(e) != EISCONN:
                     raise
             _nodelay(s)
+            _oobinline(s)
         except BaseException:
             s.close()
             raise
