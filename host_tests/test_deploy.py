@@ -208,9 +208,13 @@ def test_deploy_unix_board_and_talk_at(board, tmp_path):
     finally:
         at.close()
 
-    # Deploy again while the modem runs main.py: mpremote's Ctrl-C must stop it.
-    out = run_deploy(board, "--board", "unix", "--check-uart", board.uart)
-    assert "the modem answers OK" in out
+    # Deploy again while the modem runs main.py: mpremote's Ctrl-C must stop it; this time
+    # with CA certificates for the mail and FTP services.
+    pem = tmp_path / "my-ca.pem"
+    pem.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    out = run_deploy(board, "--board", "unix", "--ca", str(pem), "--check-uart", board.uart)
+    assert "the modem answers OK" in out and "CA certificates: 1 in" in out
+    assert (flash / "state" / "ca.pem").read_bytes() == pem.read_bytes()
     at = At(board.uart)
     try:
         at.cmd("AT#VWIFI", '"plant-floor"')  # settings survived the redeploy
@@ -312,3 +316,17 @@ def test_deploy_gives_up_clearly_on_a_program_that_never_stops(power_on, tmp_pat
     assert "running 4" in out  # the last bytes the board sent are reported
     assert not (tmp_path / "flash" / "lib").exists()  # mpremote never ran
     assert board.boots == [("F", vb.PWRON_RESET)]
+
+
+def test_ca_file_must_hold_a_certificate(tmp_path):
+    empty = tmp_path / "empty.pem"
+    empty.write_bytes(b"not a certificate\n")
+    with pytest.raises(SystemExit, match="no PEM certificate"):
+        deploy.ca_certificates(str(empty))
+    with pytest.raises(SystemExit, match="missing.pem"):
+        deploy.ca_certificates(str(tmp_path / "missing.pem"))
+    two = tmp_path / "two.pem"
+    two.write_bytes((b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n") * 2)
+    assert deploy.ca_certificates(str(two)) == 2
+    cmd = deploy.mpremote_chain("PORT", [], [], [], None, False, ca=("/state", str(two)))
+    assert cmd[-2:] == [str(two), ":/state/ca.pem"]

@@ -147,8 +147,22 @@ def wifi_script(state_dir, ssid, password):
     ) % (state_dir, state_dir, ssid, password)
 
 
-def mpremote_chain(port, mpys, sources, names, wifi, reset, frozen=False):
-    """One mpremote invocation (one raw-REPL session) for every board write."""
+def ca_certificates(path):
+    """How many PEM certificates the file holds (SystemExit when none: the board would refuse
+    every TLS server with it)."""
+    try:
+        with open(path, "rb") as f:
+            count = f.read().count(b"-----BEGIN CERTIFICATE-----")
+    except OSError as e:
+        raise SystemExit("deploy: --ca %s: %s" % (path, e))
+    if not count:
+        raise SystemExit("deploy: --ca %s holds no PEM certificate" % path)
+    return count
+
+
+def mpremote_chain(port, mpys, sources, names, wifi, reset, frozen=False, ca=None):
+    """One mpremote invocation (one raw-REPL session) for every board write. `ca`: (state
+    directory, PEM file): the CA certificates the mail and FTP services check servers with."""
     cmd = tool("mpremote", "mpremote") + ["connect", port]
     cmd += ["exec", prepare_script(names, frozen)]
     if mpys:
@@ -157,6 +171,11 @@ def mpremote_chain(port, mpys, sources, names, wifi, reset, frozen=False):
         cmd += ["+", "cp", *sources, ":"]
     if wifi is not None:
         cmd += ["+", "exec", wifi_script(*wifi)]
+    if ca is not None:
+        state_dir, pem = ca
+        mkdir = "import os\ntry:\n os.mkdir(%r)\nexcept OSError:\n pass\n" % state_dir
+        cmd += ["+", "exec", mkdir]
+        cmd += ["+", "cp", pem, ":%s/ca.pem" % state_dir.rstrip("/")]
     if reset:
         cmd += ["+", "reset"]
     return cmd
@@ -269,6 +288,12 @@ def main(argv=None):
         help="settings directory on the board (default: the board "
         "file's STATE_DIR, else %s)" % DEFAULT_STATE_DIR,
     )
+    p.add_argument(
+        "--ca",
+        metavar="PEM",
+        help="CA certificates (PEM, one or more) the mail and FTP services check servers "
+        "against; stored as STATE_DIR/ca.pem",
+    )
     p.add_argument("--march", help="mpy-cross -march (default xtensawin for esp32)")
     p.add_argument("--no-reset", action="store_true", help="leave the board in the raw REPL")
     p.add_argument(
@@ -309,6 +334,10 @@ def main(argv=None):
     wifi = None
     if args.wifi_ssid is not None:
         wifi = (args.state_dir or read_state_dir(args.board), args.wifi_ssid, args.wifi_password)
+    ca = None
+    if args.ca:
+        say("CA certificates: %d in %s" % (ca_certificates(args.ca), args.ca))
+        ca = (args.state_dir or read_state_dir(args.board), args.ca)
 
     with tempfile.TemporaryDirectory(prefix="mtip-deploy-") as out:
         mpys = []
@@ -318,7 +347,8 @@ def main(argv=None):
                 % (len(modules), " -march=" + march if march else "")
             )
             mpys = compile_all(modules, out, march)
-        cmd = mpremote_chain(args.port, mpys, sources, names, wifi, not args.no_reset, args.frozen)
+        reset = not args.no_reset
+        cmd = mpremote_chain(args.port, mpys, sources, names, wifi, reset, args.frozen, ca)
         if args.dry_run:
             print(shlex.join(cmd))
             return 0
