@@ -158,6 +158,8 @@ class Upload(Transfer):
                 await self.send(out, k)
                 if closed:
                     return bytes(buf[rest_at:n])
+                if modem.dtr_drops() != drops:  # (also while the file keeps coming)
+                    self.check(drops)
                 continue
             try:
                 await asyncio.wait_for_ms(aio.readable(uart), _CHECK_MS)

@@ -247,6 +247,8 @@ class MailBody:
                 if done:
                     return done, rest
                 await self.send_out()
+                if modem.dtr_drops() != drops:  # (also while the body keeps coming)
+                    self.check(drops)
                 continue
             hold = self.norm.state == _HOLD_FIRST and self.norm.held
             wait = _FIRST_LINE_WAIT_MS - ticks_diff(ticks_ms(), since) if hold else _CHECK_MS
