@@ -11,10 +11,12 @@ time (the others are answered 503 and closed at once), a request must arrive wit
 (else 431), its body within BODY_MAX (else 413, microdot's Request limits). microdot answers one
 request per connection (HTTP/1.0, then close).
 
-The pages are in console_pages.py and console_settings.py, the password, sessions and CSRF
-tokens in console_auth.py.
+The routes are in console_pages.py; the pages other than Status, Log and Restart are in
+modules loaded when asked for and forgotten again when the heap runs low (`Console.load`); the
+password, sessions and CSRF tokens are in console_auth.py.
 """
 
+import gc
 import sys
 
 import asyncio
@@ -23,6 +25,7 @@ from microdot import Microdot, Request
 import console_auth
 import console_pages
 from compat import const
+from interpreter import RELEASE_BELOW
 
 MAX_CONNECTIONS = 4  # an ESP32 has about ten sockets; the modem's sessions need theirs
 REQUEST_MS = 5000  # a whole request, from connect to the end of the answer
@@ -49,6 +52,7 @@ def _quiet(exc):
 
 sys.modules["microdot.microdot"].print_exception = _quiet
 _current = None  # the running Console (one per modem)
+_mem_free = getattr(gc, "mem_free", None)
 
 _STATUS_TEXT = {
     408: b"408 Request Timeout",
@@ -71,13 +75,15 @@ class TooLarge(OSError):
 
 class Guarded:
     """A connection's stream as microdot reads and writes it: lines and heads bounded (the
-    VM's own readline is not), the status of the answer seen, the close left to Console."""
+    VM's own readline is not), the answer's head sent in one piece (microdot writes it line by
+    line), its status seen, the close left to Console."""
 
     def __init__(self, stream):
         self.stream = stream
         self.buf = b""
         self.head = 0  # bytes of request line and headers so far
         self.status = None  # of the answer, once its first bytes are written
+        self.out = []  # the answer's head until its blank line
 
     async def readline(self):
         while True:
@@ -121,6 +127,12 @@ class Guarded:
     async def awrite(self, data):
         if self.status is None:
             self.status = int(data[9:12]) if data[:5] == b"HTTP/" else 0
+        if self.out is not None:
+            self.out.append(data)
+            if data != b"\r\n":
+                return
+            data = b"".join(self.out)
+            self.out = None
         await self.stream.awrite(data)
 
     async def aclose(self):
@@ -169,6 +181,30 @@ class Console:
         self.errors = {}  # HTTP status -> count, for the errors the console answers itself
         self.faults = 0  # requests microdot could not parse or serve (400, 500)
         self.last_fault = ""
+        self.loaded = {}  # page modules loaded on use: name -> module
+        self.wifi = None  # what the WiFi page's scan and join found (console_wifi.Wifi)
+
+    def load(self, name):
+        """A page module, imported on first use (see release())."""
+        mod = self.loaded.get(name)
+        if mod is None:
+            try:
+                mod = __import__(name)
+            except MemoryError:  # make room: forget the others, then try once more
+                sys.modules.pop(name, None)
+                self.release()
+                mod = __import__(name)
+            self.loaded[name] = mod
+        return mod
+
+    def release(self):
+        """Forget the page modules (a .mpy's code is in the heap), as the interpreter forgets
+        its command groups when the heap runs low."""
+        if self.loaded:
+            for name in self.loaded:
+                sys.modules.pop(name, None)
+            self.loaded.clear()
+            gc.collect()
 
     def count(self, status):
         self.errors[status] = self.errors.get(status, 0) + 1
@@ -204,6 +240,8 @@ class Console:
                 await stream.aclose()
             except OSError:
                 pass
+            if self.loaded and _mem_free is not None and _mem_free() < RELEASE_BELOW:
+                self.release()
 
     def fail(self, guarded, status, why):
         self.count(status)

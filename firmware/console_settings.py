@@ -11,8 +11,9 @@ field to replace the value (empty: unchanged) or a box to clear it.
 """
 
 import settings as cfg
+from console_change import result, store, store_saved_profile
+import console_view as view
 from console_view import csrf_field, esc
-from errors import E_BUSY, E_EEPROM, E_VALUE, CmdError
 
 GROUPS = (
     ("bearer", "Bearer", (
@@ -53,11 +54,6 @@ PROFILE_HELP = {
     "C": "AT&C: DCD 0/1",
     "D": "AT&D: DTR 0..2",
 }
-REASONS = {
-    E_BUSY: "refused: a session, listener or service is running (#CME ERROR: 37123)",
-    E_VALUE: "refused: invalid value (#CME ERROR: 34882)",
-    E_EEPROM: "refused: could not be stored (#CME ERROR: 34824)",
-}
 
 
 def groups():
@@ -94,32 +90,6 @@ def hint(spec):
         "list": "addresses separated by commas, at most %d" % b,
         "ftptype": "A or I",
     }.get(kind, "at most %d characters" % a)
-
-
-def store(modem, name, value, profile=1):
-    """AT's own path for AT#NAME=value: None when stored, else the reason."""
-    it = modem.interp
-    try:
-        it.load("cmd_params").store(it, name, value, profile)
-    except CmdError as e:
-        return REASONS.get(e.code, "refused (#CME ERROR: %s)" % e.code)
-    return None
-
-
-def store_saved_profile(modem, name, text):
-    if modem.busy():
-        return REASONS[E_BUSY]
-    try:
-        if name == "IFC":
-            value = [cfg.parse_int(t.strip()) for t in text.split(",")]
-        else:
-            value = cfg.parse_int(text.strip())
-        modem.settings.set_saved_profile(name, value)
-    except ValueError:
-        return "refused: invalid value (ERROR, as AT answers it)"
-    except OSError:
-        return "refused: could not be stored (+CME ERROR: 3, as AT&W)"
-    return None
 
 
 # -- the page ----------------------------------------------------------------------------------
@@ -258,8 +228,18 @@ def apply(modem, form):
     return results
 
 
-def result(modem, label, why, secret):
-    if why is not None:
-        return ("err", "%s: %s" % (label, why))
-    modem.log("console: %s changed" % label)
-    return ("ok", "%s: stored%s" % (label, " (not shown)" if secret else ""))
+# -- the routes (console_pages.py hands them over) ---------------------------------------------
+def page(con, request):
+    return view.show("Settings", "/settings", render(con.modem, request.g.session.csrf), request)
+
+
+async def change(con, request):
+    fields = request.g.form
+    s = request.g.session
+    if fields.get("pw.new") is not None or fields.get("pw.current"):
+        results = await con.load("console_login").change_password(con, fields, s)
+    else:
+        results = apply(con.modem, fields)
+    for r in results:
+        s.say(r)
+    return view.see_other("/settings")
