@@ -19,6 +19,8 @@ Sections (see docs/benchmarks.md for what each measures and how):
   callgrind   instructions per payload byte (valgrind) and an ESP32 baud-rate estimate
   services    FTPGET / FTPPUT of 8 MiB vs a plain TCP session in the same run; the heap each
               mail and FTP service costs while it runs, with and without TLS
+  console     8 MiB both ways with the web console polled every second (and back to back) vs
+              no console; the heap the console costs (tools/bench_console.py)
 
 Only loopback addresses are used; every wait is bounded; every process started is stopped
 by its PID. Options: --quick, --only LIST, --size MIB, --rounds N, --doc PATH, --no-doc,
@@ -40,7 +42,7 @@ sys.path.insert(0, HERE)
 import bench_rig as rig  # noqa: E402
 
 ROOT = rig.ROOT
-SECTIONS = ("throughput", "latency", "codec", "heap", "callgrind", "services")
+SECTIONS = ("throughput", "latency", "codec", "heap", "callgrind", "services", "console")
 DEFAULT_DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 DEFAULT_JSON = os.path.join(ROOT, "build", "benchmarks.json")
 MiB = 1 << 20
@@ -328,6 +330,12 @@ def run_services(size, rounds, workdir):
     return bench_services.run(size, rounds, workdir, say=say)
 
 
+def run_console(size, rounds, workdir):
+    import bench_console
+
+    return bench_console.run(size, rounds, workdir, say=say)
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -435,6 +443,11 @@ def main(argv):
             "services",
             "mail and FTP services: %d MiB FTPGET / FTPPUT vs a TCP session; heap" % (size >> 20),
             lambda d: run_services(size, 1 if q else 3, d),
+        ),
+        (
+            "console",
+            "web console: %d MiB both ways, polled every second vs off; heap" % (size >> 20),
+            lambda d: run_console(size, 1 if q else 5, d),
         ),
         (
             "callgrind",

@@ -382,6 +382,12 @@ def page(res, chart_name):
         for line in bench_services.report_lines(res["services"]):
             add(line)
 
+    if res.get("console"):
+        import bench_console
+
+        for line in bench_console.report_lines(res["console"]):
+            add(line)
+
     cg = res.get("callgrind")
     if cg:
         add("## Instructions per byte")
@@ -600,6 +606,10 @@ def summary(res):
         import bench_services
 
         out += bench_services.summary_lines(res["services"])
+    if res.get("console"):
+        import bench_console
+
+        out += bench_console.summary_lines(res["console"])
     cg = res.get("callgrind")
     if cg:
         from bench_callgrind import per_byte
