@@ -6,9 +6,10 @@ two modems of the same build: one started without the console, one with it (`--c
 and a logged-in client polling /api/status once a second, as the status page does. The
 poller's second is aligned to the start of each transfer, so every measured transfer has at
 least one poll in it (a transfer lasts about 0.1 s: a free-running 1 Hz poller would miss
-most). A third row polls back to back (no pause), the worst case of many open pages. Rounds
-of the variants alternate; every byte is checked. The poller is a process of its own, so its
-work does not share the bench's interpreter with the transfer threads.
+most). More rows: the console loaded and nobody polling; polled back to back (no pause), the
+worst case of many open pages. Rounds of the variants alternate; every byte is checked. The
+poller is a process of its own, so its work does not share the bench's interpreter with the
+transfer threads.
 
 run_heap(): the heap the console costs on the VM (.mpy, as deployed): the modem's allocation
 after a collection (boards/unix/faults.py's probe) with the console loaded minus the same
@@ -123,7 +124,12 @@ def run_throughput(size, rounds, workdir, say=print):
     for d in (plain.workdir, with_console.workdir):
         os.makedirs(d, exist_ok=True)
     pollers = {}
-    variants = (("off", plain, None), ("1 Hz", with_console, 1.0), ("flood", with_console, 0))
+    variants = (
+        ("off", plain, None),
+        ("idle", with_console, None),
+        ("1 Hz", with_console, 1.0),
+        ("flood", with_console, 0),
+    )
     rounds_of = {key: [] for key, _, _ in variants}
     polls = {key: 0 for key, _, _ in variants}
     errors = []
@@ -131,10 +137,11 @@ def run_throughput(size, rounds, workdir, say=print):
         plain.start()
         with_console.start()
         with_console.command('AT#CONSOLEPW="%s"' % PASSWORD)
-        for key, _fw, period in variants[1:]:
-            pollers[key] = Poller(port, login(port), period)
+        for key, _fw, period in variants:
+            if period is not None:
+                pollers[key] = Poller(port, login(port), period)
         for k in range(rounds):
-            order = variants[k % 3 :] + variants[: k % 3]
+            order = variants[k % 4 :] + variants[: k % 4]
             for key, fw, _period in order:
                 fd, conn = fw.open_session(peer, 1, 100)
                 poller = pollers.get(key)
@@ -306,14 +313,16 @@ def report_lines(res):
             "without the console and on one serving it (`--console PORT`) to a logged-in "
             "client that polls `/api/status` as the status page does: once a second, that "
             "second aligned to the start of each transfer (a transfer lasts about 0.1 s), and "
-            "back to back (the worst case of many open pages). The poller is a process of its "
-            "own." % (tp["size"] >> 20, tp["rounds"]),
+            "back to back (the worst case of many open pages); and on that modem with nobody "
+            "polling. The poller is a process of its own; rounds of the variants alternate."
+            % (tp["size"] >> 20, tp["rounds"]),
             "",
             "| console | MB/s | ratio to no console | polls during the transfers |",
             "|---|---|---|---|",
         ]
         names = {
-            "off": "not loaded",
+            "off": "not loaded (no `--console`)",
+            "idle": "loaded, nobody polls",
             "1 Hz": "polled every second",
             "flood": "polled back to back",
         }
@@ -324,7 +333,7 @@ def report_lines(res):
                     names[r["variant"]],
                     "%.1f" % r["mbps"] if r["mbps"] else "-",
                     "%.2fx" % r["ratio"] if r["ratio"] else "-",
-                    r["polls"] if r["variant"] != "off" else "-",
+                    r["polls"] if r["variant"] in ("1 Hz", "flood") else "-",
                 )
             )
         if tp["errors"]:
