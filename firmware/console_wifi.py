@@ -35,8 +35,8 @@ class Wifi:
     async def run(self, coro):
         try:
             await coro
-        except Exception as e:  # the board's scan or join failed: say so, keep serving
-            self.result = ("err", "%s failed: %s" % (self.doing, type(e).__name__))
+        except Exception as e:  # the board's scan or join failed (or refused): say why
+            self.result = ("err", "%s failed: %s" % (self.doing, e or type(e).__name__))
         finally:
             self.task = None
             self.doing = ""
