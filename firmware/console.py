@@ -44,10 +44,15 @@ Request.max_body_length = BODY_MAX
 
 def _quiet(exc):
     """microdot prints a traceback for each request it cannot parse or serve; the console
-    counts them instead (a flood of bad requests must not flood the log)."""
-    if _current is not None:
-        _current.faults += 1
-        _current.last_fault = type(exc).__name__
+    counts them instead, and logs one line when the kind changes (a flood of bad requests
+    must not flood the log ring)."""
+    con = _current
+    if con is not None:
+        con.faults += 1
+        kind = type(exc).__name__
+        if kind != con.last_fault:
+            con.last_fault = kind
+            con.modem.log("console: a request failed: %s (%d so far)" % (kind, con.faults))
 
 
 sys.modules["microdot.microdot"].print_exception = _quiet
@@ -106,6 +111,8 @@ class Guarded:
 
     async def readexactly(self, n):
         """The body (microdot asks only for n <= BODY_MAX)."""
+        if n < 0:  # a negative Content-Length
+            raise ValueError(n)
         parts = [self.buf[:n]]
         got = len(parts[0])
         self.buf = self.buf[n:]
@@ -227,10 +234,9 @@ class Console:
                 self.fail(guarded, 408, b"request not complete in time")
             except OSError:  # reset by the client: the socket just closes
                 pass
-            except Exception as e:  # a fault of the console (a page cut short): logged
-                self.faults += 1
-                self.last_fault = type(e).__name__
-                self.modem.log("console: fault: %r" % (e,))
+            except Exception as e:  # a fault of the console (a page cut short): logged, by
+                self.faults += 1  # its kind only (its text might hold a value of a form)
+                self.modem.log("console: fault: %s" % type(e).__name__)
             if guarded.status in (413, 431):  # the client may still be sending its body
                 await guarded.linger()
         finally:
