@@ -22,6 +22,21 @@ def store(modem, name, value, profile=1):
     return None
 
 
+def set_saved_profile(st, name, value):
+    """One value of the saved V.250 profile (AT changes the live one, then AT&W saves it):
+    validated (ValueError) and stored (OSError) as AT&W stores it; the live one is kept."""
+    value = cfg.validate_profile_value(name, value)
+    old = st.saved_profile
+    new = dict(old)
+    new[name] = value
+    st.saved_profile = new
+    try:
+        st.save()
+    except OSError:
+        st.saved_profile = old
+        raise
+
+
 def store_saved_profile(modem, name, text):
     """One value of the V.250 profile saved with AT&W ("2,2" for IFC): None, or the reason."""
     if modem.busy():
@@ -31,7 +46,7 @@ def store_saved_profile(modem, name, text):
             value = [cfg.parse_int(t.strip()) for t in text.split(",")]
         else:
             value = cfg.parse_int(text.strip())
-        modem.settings.set_saved_profile(name, value)
+        set_saved_profile(modem.settings, name, value)
     except ValueError:
         return "refused: invalid value (ERROR, as AT answers it)"
     except OSError:

@@ -5,7 +5,7 @@ An AT# parameter goes through cmd_params.store(), as AT#NAME=... does: the same 
 (settings.validate), the same file, the same lock while a session, listener or service runs,
 and the same reasons (37123, 34882, 34824), shown next to the name. The V.250 profile is the
 one saved with AT&W (the live one belongs to the device's conversation): it is changed with
-settings.set_saved_profile(), under the same lock, and applies at the next ATZ, AT#RESET or
+console_change.set_saved_profile(), under the same lock, and applies at the next ATZ, AT#RESET or
 restart. Secrets are never sent to the browser: a page says "set" or "not set" and offers a
 field to replace the value (empty: unchanged) or a box to clear it.
 """

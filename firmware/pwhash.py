@@ -1,7 +1,8 @@
 """The console password as it is stored: a salted, iterated SHA-256, never the password itself.
 
 Stored form: "s1$" + 16 hex digits of random salt + "$" + 64 hex digits of hash (84 characters).
-Loaded only when AT#CONSOLEPW is set or the console checks a password.
+Loaded only when AT#CONSOLEPW is set, a stored one is checked at boot, or the console checks a
+password.
 """
 
 import binascii
@@ -46,3 +47,15 @@ def make(password):
 def salt_and_hash(stored):
     """(salt bytes, hash hex) of a stored form."""
     return stored[3:19].encode(), stored[20:]
+
+
+def is_stored(value):
+    """A stored console password: "" (none) or "s1$<16 hex>$<64 hex>" as make() gives it."""
+    if value == "":
+        return True
+    if not isinstance(value, str) or len(value) != 84 or value[:3] != PREFIX or value[19] != "$":
+        return False
+    for c in (value[3:19] + value[20:]).encode():
+        if not (48 <= c <= 57 or 97 <= c <= 102):
+            return False
+    return True

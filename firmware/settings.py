@@ -156,18 +156,6 @@ def validate(spec, value):
     return value
 
 
-def is_password_hash(value):
-    """A stored console password: "" (none) or pwhash's "s1$<16 hex>$<64 hex>"."""
-    if value == "":
-        return True
-    if not isinstance(value, str) or len(value) != 84 or value[:3] != "s1$" or value[19] != "$":
-        return False
-    for c in (value[3:19] + value[20:]).encode():
-        if not (48 <= c <= 57 or 97 <= c <= 102):
-            return False
-    return True
-
-
 def _load_value(spec, value):
     """A stored value: valid, or the default itself (an unset port 0 is outside 1..65535)."""
     if type(value) is type(spec[1]) and value == spec[1]:
@@ -292,7 +280,9 @@ class Settings:
                     raise ValueError(value)
                 self.params[name] = [_load_value(spec, v) for v in value]
             elif name in HASHED_PARAMS:  # the hash, not a password: checked as such
-                if not is_password_hash(value):
+                import pwhash
+
+                if not pwhash.is_stored(value):
                     raise ValueError(name)
                 self.params[name] = value
             else:
@@ -348,19 +338,6 @@ class Settings:
         """AT&W: the live V.250 profile becomes the saved one."""
         old = self.saved_profile
         self.saved_profile = self._copy_profile(self.profile)
-        try:
-            self.save()
-        except OSError:
-            self.saved_profile = old
-            raise
-
-    def set_saved_profile(self, name, value):
-        """One value of the saved V.250 profile (the console; AT changes the live one, then
-        AT&W saves it): validated (ValueError) and stored (OSError); the live one is kept."""
-        value = validate_profile_value(name, value)
-        old = self.saved_profile
-        self.saved_profile = self._copy_profile(old)
-        self.saved_profile[name] = value
         try:
             self.save()
         except OSError:

@@ -32,7 +32,7 @@ def test_dry_run_ships_microdot_and_only_the_password_hash():
     assert ":lib/microdot/" in r.stdout
     for name in ("__init__.mpy", "microdot.mpy", "helpers.mpy"):
         assert "microdot/" + name in r.stdout, name
-    assert "CONSOLEPW" in r.stdout and "is_password_hash" in r.stdout
+    assert "CONSOLEPW" in r.stdout and "pwhash.is_stored" in r.stdout
 
 
 @pytest.mark.parametrize("bad", ["short", "x" * 65, "caf\u00e9-caf\u00e9", ""])

@@ -157,9 +157,9 @@ def console_password_hash(password):
 def console_script(state_dir, stored):
     """Device-side: store the console password's hash in the settings file AT reads."""
     return (
-        "import os, settings\n"
+        "import os, pwhash, settings\n"
         "try:\n os.mkdir(%r)\nexcept OSError:\n pass\n"
-        "if not settings.is_password_hash(%r):\n raise ValueError('not a password hash')\n"
+        "if not pwhash.is_stored(%r):\n raise ValueError('not a password hash')\n"
         "_st = settings.Settings(settings.Store(%r))\n"
         "_st.params['CONSOLEPW'] = %r\n"
         "_st.save()\n"

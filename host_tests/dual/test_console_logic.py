@@ -32,7 +32,7 @@ def test_the_password_is_stored_as_a_salted_hash():
         assert b.cmd('AT#CONSOLEPW="%s"' % SECRET) == OK
         stored = b.settings.get("CONSOLEPW")
         assert stored != SECRET and SECRET not in stored
-        assert cfg.is_password_hash(stored) and len(stored) == 84
+        assert pwhash.is_stored(stored) and len(stored) == 84
         with open(b.settings.store.path) as f:
             text = f.read()
         assert SECRET not in text and stored in text
@@ -83,7 +83,7 @@ def test_a_stored_password_that_is_no_hash_is_dropped_at_boot():
         assert again.get("CONSOLEPW") == ""
         assert "bad stored CONSOLEPW, default used" in again.problems
     for bad in ("s1$" + "0" * 81, "s1$" + "g" * 16 + "$" + "0" * 64, 5, None):
-        assert not cfg.is_password_hash(bad), bad
+        assert not pwhash.is_stored(bad), bad
 
 
 def test_console_switch():
