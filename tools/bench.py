@@ -447,7 +447,7 @@ def main(argv):
         (
             "console",
             "web console: %d MiB both ways, polled every second vs off; heap" % (size >> 20),
-            lambda d: run_console(size, 1 if q else 7, d),
+            lambda d: run_console(size, 1 if q else 11, d),
         ),
         (
             "callgrind",

@@ -69,14 +69,15 @@ def login(port):
     return r.getheader("Set-Cookie").split(";", 1)[0]
 
 
-def _poller(port, cookie, period, start, stop, count, errors):
+def _poller(port, cookie, period, start, ended, stop, count, errors):
     """Poll /api/status: each time `start` is set, at once and then every `period` seconds
-    (period 0: back to back) until `stop`."""
+    (period 0: back to back) until `ended`. Between polls it blocks (no busy waiting: the
+    machine's two cores also run the modem and the bench's streams)."""
     while not stop.is_set():
-        if not start.wait(0.05):
+        if not start.wait(0.5):
             continue
         t = time.monotonic()
-        while start.is_set() and not stop.is_set():
+        while not ended.is_set():
             try:
                 r, _ = _request(port, "GET", "/api/status", cookie=cookie)
                 if r.status == 200:
@@ -87,24 +88,30 @@ def _poller(port, cookie, period, start, stop, count, errors):
                 errors.value += 1
             if period:
                 t += period
-                while start.is_set() and time.monotonic() < t:
-                    time.sleep(0.005)
+                ended.wait(max(0.0, t - time.monotonic()))
 
 
 class Poller:
     def __init__(self, port, cookie, period):
         ctx = multiprocessing.get_context("fork")
-        self.start_ev, self.stop_ev = ctx.Event(), ctx.Event()
+        self.start_ev, self.ended_ev, self.stop_ev = ctx.Event(), ctx.Event(), ctx.Event()
         self.count, self.errors = ctx.Value("i", 0), ctx.Value("i", 0)
-        self.proc = ctx.Process(
-            target=_poller,
-            args=(port, cookie, period, self.start_ev, self.stop_ev, self.count, self.errors),
-            daemon=True,
-        )
+        args = (port, cookie, period, self.start_ev, self.ended_ev, self.stop_ev)
+        self.proc = ctx.Process(target=_poller, args=args + (self.count, self.errors))
+        self.proc.daemon = True
         self.proc.start()
+
+    def begin(self):
+        self.ended_ev.clear()
+        self.start_ev.set()
+
+    def end(self):
+        self.start_ev.clear()
+        self.ended_ev.set()
 
     def close(self):
         self.stop_ev.set()
+        self.ended_ev.set()
         self.proc.join(10)
         if self.proc.is_alive():
             self.proc.kill()
@@ -131,6 +138,7 @@ def run_throughput(size, rounds, workdir, say=print):
         ("flood", with_console, 0),
     )
     rounds_of = {key: [] for key, _, _ in variants}
+    per_round = [{} for _ in range(rounds)]  # MB/s of each variant, round by round
     polls = {key: 0 for key, _, _ in variants}
     errors = []
     try:
@@ -147,12 +155,12 @@ def run_throughput(size, rounds, workdir, say=print):
                 poller = pollers.get(key)
                 before = poller.count.value if poller else 0
                 if poller:
-                    poller.start_ev.set()
+                    poller.begin()
                 try:
                     res = rig.transfer(fd, conn, up, down, stall=15, limit=180, kill=fw.abort)
                 finally:
                     if poller:
-                        poller.start_ev.clear()
+                        poller.end()
                 if res.error or res.lost:
                     errors.append("%s round %d: %s (%d lost)" % (key, k + 1, res.error, res.lost))
                     fw.abort()
@@ -162,6 +170,7 @@ def run_throughput(size, rounds, workdir, say=print):
                 if poller:
                     polls[key] += poller.count.value - before
                 rounds_of[key].append(res.mbps)
+                per_round[k][key] = res.mbps
         for key, poller in pollers.items():
             if poller.errors.value:
                 errors.append("%s: %d polls failed" % (key, poller.errors.value))
@@ -175,7 +184,11 @@ def run_throughput(size, rounds, workdir, say=print):
     rows = []
     for key, _fw, _period in variants:
         row = {"variant": key, "mbps": med.get(key), "rounds": rounds_of[key], "polls": polls[key]}
-        row["ratio"] = med[key] / med["off"] if key in med and "off" in med else None
+        # Each round ran every variant back to back: its ratio is the one the machine's load
+        # (which drifts from round to round) disturbs least; the median of them is reported.
+        pairs = [r[key] / r["off"] for r in per_round if key in r and "off" in r]
+        row["ratio"] = rig.median(pairs) if pairs else None
+        row["ratios"] = pairs
         rows.append(row)
         say(
             "  console %-5s %6.1f MB/s (both ways, DLEMODE 1)  ratio %s  polls during the "
@@ -309,13 +322,14 @@ def report_lines(res):
     if tp:
         out += [
             "%d MiB of random bytes each way at once through one TCP session (AT#OTCP, "
-            "DLEMODE 1, TCPTXDELAY 100), median of %d rounds, every byte checked, on a modem "
+            "DLEMODE 1, TCPTXDELAY 100), %d rounds, every byte checked, on a modem "
             "without the console and on one serving it (`--console PORT`) to a logged-in "
             "client that polls `/api/status` as the status page does: once a second, that "
             "second aligned to the start of each transfer (a transfer lasts about 0.1 s), and "
             "back to back (the worst case of many open pages); and on that modem with nobody "
-            "polling. The poller is a process of its own; rounds of the variants alternate."
-            % (tp["size"] >> 20, tp["rounds"]),
+            "polling. The poller is a process of its own. Each round runs every variant back to "
+            "back (their order rotating); the ratio is the median over the rounds of each "
+            "round's ratio, MB/s the median of the rounds." % (tp["size"] >> 20, tp["rounds"]),
             "",
             "| console | MB/s | ratio to no console | polls during the transfers |",
             "|---|---|---|---|",
@@ -336,6 +350,10 @@ def report_lines(res):
                     r["polls"] if r["variant"] in ("1 Hz", "flood") else "-",
                 )
             )
+        out += ["", "Every round (MB/s):", "", "| console | rounds |", "|---|---|"]
+        for r in tp["rows"]:
+            rounds = " ".join("%.1f" % x for x in r["rounds"])
+            out.append("| %s | %s |" % (names[r["variant"]], rounds))
         if tp["errors"]:
             out.append("")
             out.append("Errors: %s" % "; ".join(tp["errors"]))
