@@ -20,7 +20,7 @@ import gc
 import sys
 
 import asyncio
-from microdot import Microdot, Request
+from microdot import Microdot, Request  # type: ignore[import-not-found]
 
 import console_auth
 import console_pages
@@ -55,7 +55,7 @@ def _quiet(exc):
             con.modem.log("console: a request failed: %s (%d so far)" % (kind, con.faults))
 
 
-sys.modules["microdot.microdot"].print_exception = _quiet
+sys.modules["microdot.microdot"].print_exception = _quiet  # type: ignore[attr-defined]
 _current = None  # the running Console (one per modem)
 _mem_free = getattr(gc, "mem_free", None)
 
@@ -89,6 +89,7 @@ class Guarded:
         self.head = 0  # bytes of request line and headers so far
         self.status = None  # of the answer, once its first bytes are written
         self.out = []  # the answer's head until its blank line
+        self.head_sent = False
 
     async def readline(self):
         while True:
@@ -134,12 +135,13 @@ class Guarded:
     async def awrite(self, data):
         if self.status is None:
             self.status = int(data[9:12]) if data[:5] == b"HTTP/" else 0
-        if self.out is not None:
+        if not self.head_sent:
             self.out.append(data)
             if data != b"\r\n":
                 return
             data = b"".join(self.out)
-            self.out = None
+            self.out = []
+            self.head_sent = True
         await self.stream.awrite(data)
 
     async def aclose(self):

@@ -58,7 +58,7 @@ PROFILE_HELP = {
 
 def groups():
     """GROUPS, and an "Other" group for any AT# parameter none of them names."""
-    named = set()
+    named: set = set()
     for _key, _title, names in GROUPS:
         named.update(names)
     rest = tuple(n for n in cfg.global_names() if n not in named and n not in cfg.HASHED_PARAMS)

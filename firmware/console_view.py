@@ -19,7 +19,7 @@ HTML = {"Content-Type": "text/html; charset=UTF-8"}
 
 
 def html(parts, status=200, headers=None):
-    from microdot import Response  # (here: the pure parts of this module run without it)
+    from microdot import Response  # type: ignore[import-not-found]  # (not needed elsewhere)
 
     h = dict(HTML)
     if headers:
@@ -28,7 +28,7 @@ def html(parts, status=200, headers=None):
 
 
 def see_other(location, headers=None):
-    from microdot import Response
+    from microdot import Response  # type: ignore[import-not-found]
 
     h = {"Location": location}
     if headers:

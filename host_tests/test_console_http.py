@@ -198,7 +198,9 @@ def test_many_connections_at_once(console, client):
     finally:
         for s in many + held:
             s.close()
-    assert set(outcomes) <= {503, 401, "closed", "refused"}, outcomes
+    # 503: over the limit; 401: served once a slot was free (no cookie); 408: served, but its
+    # request came only after the others had connected, later than the console waits
+    assert set(outcomes) <= {503, 401, 408, "closed", "refused"}, outcomes
     assert outcomes.get(503, 0) > 0, outcomes
     console.check("AT", OK)
     r = client.get("/api/status")
