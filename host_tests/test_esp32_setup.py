@@ -681,6 +681,30 @@ def test_console_missing_or_failing_leaves_the_modem_running():
     assert "EADDRINUSE" in parts.modem.lines[-1] and not parts.console
 
 
+def test_console_never_starves_the_modem_of_heap():
+    """Too little free heap, or a MemoryError while the console loads: no console, the modem
+    runs on (and what was loaded is dropped again)."""
+    import gc
+
+    import app
+
+    stub = ConsoleStub()
+    parts = Parts()
+    cfg = Cfg()
+    if hasattr(gc, "mem_free"):  # (the MicroPython VM: the check reads the free heap)
+        cfg.CONSOLE_MIN_FREE = gc.mem_free() + (1 << 30)
+        assert not asyncio.run(app.start_console(cfg, parts, lambda: stub))
+        assert "KiB free" in parts.modem.lines[-1] and stub.calls == [] and not parts.console
+
+    def too_big():
+        sys.modules["console_stub_half_loaded"] = object()
+        raise MemoryError("memory allocation failed")
+
+    assert not asyncio.run(app.start_console(Cfg(), parts, too_big))
+    assert "out of heap" in parts.modem.lines[-1] and not parts.console
+    assert "console_stub_half_loaded" not in sys.modules
+
+
 def test_console_start_may_be_a_coroutine():
     import app
 

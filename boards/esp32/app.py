@@ -193,6 +193,11 @@ def setup_pin_held(cfg):
     return machine.Pin(num, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
 
 
+# Free heap the console needs to start: its code and a request in flight (docs/benchmarks.md)
+# plus the 24 KiB a session needs, so that loading it never starves the legacy device.
+_CONSOLE_MIN_FREE = 100 * 1024
+
+
 def console_wanted(m):
     import settings
 
@@ -207,10 +212,25 @@ async def start_console(cfg, parts, load=None):
     if not console_wanted(m):
         m.log("console: off (AT#CONSOLE=0), no set-up access point either")
         return False
+    mem_free = getattr(gc, "mem_free", None)  # (CPython, where the host tests also run: none)
+    free = mem_free() if mem_free is not None else 1 << 30
+    need = getattr(cfg, "CONSOLE_MIN_FREE", _CONSOLE_MIN_FREE)
+    if free < need:  # the legacy device comes first: the modem keeps its room
+        m.log(
+            "console: not started, %d KiB free of the %d it needs (freeze the firmware: "
+            "manifest.py)" % (free // 1024, need // 1024)
+        )
+        return False
     try:
         mod = load() if load is not None else __import__("console")
     except ImportError as e:
         m.log("console: not installed (%r)" % (e,))
+        return False
+    except MemoryError:  # what loaded is given back; the modem runs on without a console
+        for name in [k for k in sys.modules if k.startswith("console") or k == "microdot"]:
+            del sys.modules[name]
+        gc.collect()
+        m.log("console: not started, out of heap while loading it")
         return False
     try:
         started = mod.start(m, "0.0.0.0", cfg.CONSOLE_PORT)
