@@ -206,12 +206,19 @@ def start_browser(profile_dir):
     return pw, context
 
 
+def submit(page, selector):
+    """Click a form's button and wait for the page the POST leads to (a 303, then a GET):
+    a click alone returns before that page has loaded."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def browser_login(page, url, password=PASSWORD):
     """Log in through the form (waiting out a pause); ends on the status page."""
     for _ in range(40):
         page.goto(url + "/login")
         page.fill("input[name=password]", password)
-        page.click("button:has-text('Log in')")
+        submit(page, "button:has-text('Log in')")
         if page.url.endswith("/status"):
             return
         text = page.inner_text("main")

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from console_client import PASSWORD, Client, ConsoleModem, browser_login, start_browser
+from console_client import PASSWORD, Client, ConsoleModem, browser_login, start_browser, submit
 from harness import BOOT, CLOSED, GPRS, OK, WAITING, cme, connect, free_port, recv_exact
 from harness import recv_until_eof, wait_listening
 
@@ -83,12 +83,12 @@ def test_first_visit_sets_the_password(console, page, context):
     ):
         page.fill("input[name=password]", pw)
         page.fill("input[name=again]", again)
-        page.click("button")
+        submit(page, "button")
         assert any(why in t for t in messages(page)), messages(page)
         assert console.at_value("AT#CONSOLEPW?") == '#CONSOLEPW: ""'
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=again]", PASSWORD)
-    page.click("button")
+    submit(page, "button")
     assert page.url.endswith("/status")
     assert "Console password set; you are logged in." in messages(page)
     assert console.at_value("AT#CONSOLEPW?") == '#CONSOLEPW: "********"'
@@ -110,7 +110,7 @@ def test_wrong_password_then_the_pause(console, page):
     console.set_password()
     page.goto(console.url + "/login")
     page.fill("input[name=password]", PASSWORD + "-wrong")
-    page.click("button")
+    submit(page, "button")
     assert not page.url.endswith("/status")
     (msg,) = messages(page)
     assert re.fullmatch(r"Wrong password\. The next attempt is possible in \d+ s\.", msg), msg
@@ -145,7 +145,7 @@ def test_change_a_parameter_and_read_it_back_over_the_pty(console, page):
     page.goto(console.url + "/settings")
     page.fill("input[name='TCPPORT.1']", "5123")
     page.fill("input[name='TCPTXDELAY.1']", "30")  # not a multiple of 20
-    page.click("#tcp button")
+    submit(page, "#tcp button")
     got = messages(page)
     assert "#TCPPORT (profile 1): stored" in got, got
     assert "#TCPTXDELAY (profile 1): refused: invalid value (#CME ERROR: 34882)" in got, got
@@ -156,23 +156,23 @@ def test_change_a_parameter_and_read_it_back_over_the_pty(console, page):
     assert page.input_value("input[name='TCPPORT.1']") == "5123"
     # a mail parameter (its table is loaded on first use) and a list
     page.fill("input[name=SMTPSERV]", "mail.example.com")
-    page.click("#smtp button")
+    submit(page, "#smtp button")
     assert "#SMTPSERV: stored" in messages(page)
     page.fill("input[name=REC1]", "ops@example.com, night@example.com")
-    page.click("#mail1 button")
+    submit(page, "#mail1 button")
     assert "#REC1: stored" in messages(page)
     assert console.at_value("AT#SMTPSERV?") == '#SMTPSERV: "mail.example.com"'
     assert console.at_value("AT#REC1?") == '#REC1: "ops@example.com","night@example.com"'
     # the saved V.250 profile: the live one stays until ATZ
     console.check("AT&W", OK)  # (saved with echo off, as the tests run)
     page.fill("input[name='v250.C']", "0")
-    page.click("#v250 button")
+    submit(page, "#v250 button")
     assert "C (saved profile): stored" in messages(page)
     assert "&C1" in console.at_value("AT&V")
     console.check("ATZ", OK)
     assert "&C0" in console.at_value("AT&V")
     page.fill("input[name='v250.C']", "1")
-    page.click("#v250 button")
+    submit(page, "#v250 button")
     console.check("ATZ", OK)
     assert "&C1" in console.at_value("AT&V")
 
@@ -202,7 +202,7 @@ def test_status_follows_a_live_session_and_a_change_meanwhile_is_refused(console
         other = context.new_page()
         other.goto(console.url + "/settings")
         other.fill("input[name='TCPPORT.2']", "6001")
-        other.click("#tcp button")
+        submit(other, "#tcp button")
         assert messages(other) == [
             "#TCPPORT (profile 2): refused: a session, listener or service is running "
             "(#CME ERROR: 37123)"
@@ -275,7 +275,7 @@ def test_wifi_page_of_a_board_without_scanning(console, page):
     assert page.query_selector("form[action='/wifi/scan']") is None
     page.fill("input[name=ssid]", "plant-floor")
     page.fill("input[name=password]", "wifi-Secret-77")
-    page.click("main button")
+    submit(page, "main button")
     assert messages(page)[:2] == ["#WIFISSID: stored", "#WIFIPW: stored (not shown)"]
     assert console.at_value("AT#WIFISSID?") == '#WIFISSID: "plant-floor"'
     assert console.at_value("AT#WIFIPW?") == '#WIFIPW: "********"'
@@ -293,7 +293,7 @@ def test_restart_ends_the_session_and_resets_the_modem(console, page):
     try:
         console.expect_exact(WAITING)
         page.goto(console.url + "/restart")
-        page.click("main button")
+        submit(page, "main button")
         assert page.url.endswith("/status")
         assert "Restarting the modem." in messages(page)
         console.expect_exact(CLOSED + OK + BOOT, timeout=10)
