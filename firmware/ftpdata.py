@@ -14,8 +14,8 @@ import aio
 import dle
 import ftp
 import results
-from compat import const, ticks_ms
-from errors import E_PEER_CLOSED, CmdError
+from compat import const, ticks_diff, ticks_ms
+from errors import E_PEER_CLOSED, E_SERVER_SILENT, CmdError
 
 ETX = b"\x03"
 _CHECK_MS = const(1000)  # while the device is silent: are the server's connections still there?
@@ -72,19 +72,8 @@ class Download(Transfer):
     async def run(self, first):
         modem = self.modem
         fmt = modem.interp.fmt
-        buf = modem.peer_buf
-        escaped = modem.escape_buf
-        mv = memoryview(escaped)
         try:
-            while True:
-                try:
-                    n = await self.data.readinto(buf)
-                except OSError as e:
-                    raise self.data.fail(self.data.lost(), "read failed: %r" % (e,))
-                if not n:
-                    break
-                await modem.send(mv[: dle.escape_into(buf, n, escaped)])
-                self.to_device += n
+            await self.supervised()
             self.data.close()
             await ftp.finish(self.ftp)
         except CmdError as e:
@@ -95,6 +84,63 @@ class Download(Transfer):
         self.ended("file received")
         await modem.send(ETX + fmt.result(results.OK))
         return first  # (the host's bytes meanwhile are command input; an echoed ETX is dropped)
+
+    async def supervised(self):
+        """Run the pump, checking each second for a silent server (37964) and the link: the
+        pump itself waits without a timeout, as a socket session does (a timed wait per read
+        halved the rate on the VM)."""
+        done = asyncio.Event()
+        failed = []
+        self.last = ticks_ms()
+
+        async def guard():
+            try:
+                await self.pump()
+            except CmdError as e:
+                failed.append(e)
+            finally:
+                done.set()
+
+        task = asyncio.create_task(guard())
+        data = self.data
+        while not done.is_set():
+            try:
+                await asyncio.wait_for_ms(done.wait(), _CHECK_MS)
+            except asyncio.TimeoutError:
+                if not self.modem.net.is_up():
+                    failed.append(data.fail(data.lost(), "link lost during the download"))
+                elif ticks_diff(ticks_ms(), self.last) > data.silence_ms:
+                    seconds = data.silence_ms // 1000
+                    failed.append(data.fail(E_SERVER_SILENT, "no data for %d s" % seconds))
+                else:
+                    continue
+                async with self.modem.write_lock:  # (not half-way through a write)
+                    task.cancel()
+                break
+        if failed:
+            raise failed[0]
+
+    async def pump(self):
+        modem = self.modem
+        buf = modem.peer_buf
+        escaped = modem.escape_buf
+        mv = memoryview(escaped)
+        data = self.data
+        sock = data.sock
+        while True:
+            try:
+                n = sock.readinto(buf)
+            except (OSError, ValueError) as e:
+                raise data.broken(e, "read")
+            if n is None:
+                await aio.readable(sock)
+                continue
+            if not n:
+                return
+            data.fresh = False
+            self.last = ticks_ms()
+            await modem.send(mv[: dle.escape_into(buf, n, escaped)])
+            self.to_device += n
 
 
 class Upload(Transfer):

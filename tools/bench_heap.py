@@ -24,6 +24,8 @@ BOOT_MODULES = ["databuf", "app", "board", "modem"]
 # Not measured on their own: dle_native is imported once by dle and dropped (its share is in the
 # boot figure's peak, not its resident heap); dle_portable only loads where viper is missing.
 NOT_LAZY = ("dle_native", "dle_portable")
+# The web console's modules need microdot on the path: tools/bench_console.py measures them.
+NOT_HERE = ("console",)
 
 CODE_SCRIPT = """
 import gc
@@ -74,7 +76,10 @@ def code_heap(heapsize=512 * 1024):
     others = sorted(
         n[:-3]
         for n in os.listdir(os.path.join(ROOT, "firmware"))
-        if n.endswith(".py") and n[:-3] not in BOOT_MODULES and n[:-3] not in NOT_LAZY
+        if n.endswith(".py")
+        and n[:-3] not in BOOT_MODULES
+        and n[:-3] not in NOT_LAZY
+        and not n.startswith(NOT_HERE)
     )
     with tempfile.TemporaryDirectory(prefix="bench-code-") as d:
         launcher.compile_firmware(cross, d)

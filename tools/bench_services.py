@@ -14,6 +14,7 @@ for the device's bytes. Servers: aiosmtpd, Debian's dovecot, pyftpdlib, certific
 trustme (host_tests/srv_*.py, which need no pytest).
 """
 
+import logging
 import os
 import pathlib
 import select
@@ -30,6 +31,7 @@ from srv_pop3 import DovecotPop3  # noqa: E402
 from srv_smtp import SmtpServer  # noqa: E402
 from srv_tls import TlsMaterial  # noqa: E402
 
+logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # (a line per connection otherwise)
 END_GET = b"\x03\r\nOK\r\n"
 END_PUT = b"\x03\r\nOK\r\n"
 
