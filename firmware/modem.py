@@ -49,6 +49,7 @@ class Modem:
         if buffers is None:
             buffers = databuf.Buffers()
         self.uart = uart
+        self.uart_tx = aio.WriteSide(uart)  # (see aio.WriteSide: writes wait apart from reads)
         self.net = net
         self.board = board
         self.chunk = buffers.chunk
@@ -78,7 +79,7 @@ class Modem:
     async def send(self, data):
         if data:
             async with self.write_lock:
-                await aio.write_all(self.uart, data)
+                await aio.write_all(self.uart_tx, data)
 
     async def flush_out(self):
         if self.out_parts:
