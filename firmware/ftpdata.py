@@ -51,6 +51,7 @@ class Transfer:
         self.to_device = 0
         self.to_peer = 0
         self.stopped = False
+        self.waiting = None  # since when the pump waits for the server (ticks_ms), if it does
 
     def stop(self):
         self.stopped = True
@@ -63,6 +64,49 @@ class Transfer:
     def ended(self, why):
         self.modem.session_ended(self, why)
 
+    async def supervised(self, pump):
+        """Run the pump (its result), checking each second what it cannot see while it waits:
+        its own waits have no timeout, as a socket session's (a timed wait per read or write,
+        a task each, halved the rate on the VM)."""
+        done = asyncio.Event()
+        result = []
+        failed = []
+
+        async def guard():
+            try:
+                result.append(await pump)
+            except CmdError as e:
+                failed.append(e)
+            finally:
+                done.set()
+
+        task = asyncio.create_task(guard())
+        while not done.is_set():
+            try:
+                await asyncio.wait_for_ms(done.wait(), _CHECK_MS)
+                break
+            except asyncio.TimeoutError:
+                pass
+            try:
+                self.watch()
+            except CmdError as e:
+                failed.append(e)
+                async with self.modem.write_lock:  # (not half-way through a write)
+                    task.cancel()
+                break
+        if failed:
+            raise failed[0]
+        return result[0] if result else None
+
+    def watch(self):
+        """Each second: the link, and a server that has not moved for SILENCE_MS (37964)."""
+        data = self.data
+        if not self.modem.net.is_up():
+            raise data.fail(data.lost(), "link lost during the transfer")
+        waiting = self.waiting
+        if waiting is not None and ticks_diff(ticks_ms(), waiting) > data.silence_ms:
+            raise data.fail(E_SERVER_SILENT, "no progress for %d s" % (data.silence_ms // 1000))
+
 
 class Download(Transfer):
     """AT#FTPGET after Ok_Info_DataBegin. The host cannot stop it (§4.2)."""
@@ -73,7 +117,7 @@ class Download(Transfer):
         modem = self.modem
         fmt = modem.interp.fmt
         try:
-            await self.supervised()
+            await self.supervised(self.pump())
             self.data.close()
             await ftp.finish(self.ftp)
         except CmdError as e:
@@ -84,41 +128,6 @@ class Download(Transfer):
         self.ended("file received")
         await modem.send(ETX + fmt.result(results.OK))
         return first  # (the host's bytes meanwhile are command input; an echoed ETX is dropped)
-
-    async def supervised(self):
-        """Run the pump, checking each second for a silent server (37964) and the link: the
-        pump itself waits without a timeout, as a socket session does (a timed wait per read
-        halved the rate on the VM)."""
-        done = asyncio.Event()
-        failed = []
-        self.last = ticks_ms()
-
-        async def guard():
-            try:
-                await self.pump()
-            except CmdError as e:
-                failed.append(e)
-            finally:
-                done.set()
-
-        task = asyncio.create_task(guard())
-        data = self.data
-        while not done.is_set():
-            try:
-                await asyncio.wait_for_ms(done.wait(), _CHECK_MS)
-            except asyncio.TimeoutError:
-                if not self.modem.net.is_up():
-                    failed.append(data.fail(data.lost(), "link lost during the download"))
-                elif ticks_diff(ticks_ms(), self.last) > data.silence_ms:
-                    seconds = data.silence_ms // 1000
-                    failed.append(data.fail(E_SERVER_SILENT, "no data for %d s" % seconds))
-                else:
-                    continue
-                async with self.modem.write_lock:  # (not half-way through a write)
-                    task.cancel()
-                break
-        if failed:
-            raise failed[0]
 
     async def pump(self):
         modem = self.modem
@@ -133,12 +142,13 @@ class Download(Transfer):
             except (OSError, ValueError) as e:
                 raise data.broken(e, "read")
             if n is None:
+                self.waiting = ticks_ms()
                 await aio.readable(sock)
+                self.waiting = None
                 continue
             if not n:
                 return
             data.fresh = False
-            self.last = ticks_ms()
             await modem.send(mv[: dle.escape_into(buf, n, escaped)])
             self.to_device += n
 
@@ -156,8 +166,10 @@ class Upload(Transfer):
     async def run(self, first):
         modem = self.modem
         fmt = modem.interp.fmt
+        self.drops = modem.dtr_drops()
+        self.on_uart = False  # the pump waits for the device's bytes
         try:
-            rest = await self.pump(first)
+            rest = await self.supervised(self.pump(first))
         except CmdError as e:  # during the transfer: the error alone, no ETX (§4.3)
             self.close()
             self.ended("failed (%s)" % e.code)
@@ -182,7 +194,21 @@ class Upload(Transfer):
         if not self.binary:  # 7-bit NVT-ASCII, as the original modem sent it (§4.1)
             clear_bit7(mv, k)
         self.to_peer += k
-        await self.data.write(mv[:k])
+        data = self.data
+        sock = data.sock
+        off = 0
+        while off < k:
+            try:
+                n = sock.write(mv[off:k])
+            except (OSError, ValueError) as e:
+                raise data.broken(e, "write")
+            if n:
+                off += n
+                data.fresh = False
+            else:
+                self.waiting = ticks_ms()
+                await aio.writable(sock)
+                self.waiting = None
 
     async def pump(self, first):
         modem = self.modem
@@ -196,7 +222,6 @@ class Upload(Transfer):
             await self.send(out, n)
             if closed:
                 return rest
-        drops = modem.dtr_drops()
         while True:
             n = uart.readinto(buf)
             if n:
@@ -204,22 +229,25 @@ class Upload(Transfer):
                 await self.send(out, k)
                 if closed:
                     return bytes(buf[rest_at:n])
-                if modem.dtr_drops() != drops:  # (also while the file keeps coming)
-                    self.check(drops)
                 continue
-            try:
-                await asyncio.wait_for_ms(aio.readable(uart), _CHECK_MS)
-            except asyncio.TimeoutError:
-                self.check(drops)
+            self.on_uart = True
+            await aio.readable(uart)
+            self.on_uart = False
+
+    def watch(self):
+        super().watch()
+        self.check(self.drops)
 
     def check(self, drops):
-        """While the device is silent: a DTR drop, a reset, the link or the server gone."""
+        """Each second: a DTR drop or a reset; and while the device is silent, the server's
+        connections (a 421, or closed; the data connection is left alone while the pump is
+        writing to it)."""
         modem = self.modem
         conn = self.ftp.conn
         if self.stopped or modem.dtr_drops() != drops and modem.settings.profile["D"]:
             raise conn.fail(E_PEER_CLOSED, "upload aborted by the device (DTR) or a reset")
-        if not modem.net.is_up():
-            raise conn.fail(conn.lost(), "link lost during the upload")
+        if not self.on_uart:
+            return
         for c in (conn, self.data):
             try:
                 n = c.sock.readinto(bytearray(64))
