@@ -8,6 +8,7 @@ write be bounded: `write_all` loops over a memoryview and waits for room, never 
 
 import io
 
+import asyncio
 from asyncio import core  # type: ignore[attr-defined]  # MicroPython's asyncio internals
 
 _POLL = 3  # MP_STREAM_POLL
@@ -33,6 +34,22 @@ async def write_all(obj, data):
             off += n
         else:  # None (would block) or 0: wait until the stream can take more
             await writable(obj)
+
+
+async def read_until_quiet(stream, buf, quiet_ms, found):
+    """Read `stream` into `buf` until `found(buf, n)` returns what follows the end it looks
+    for, or until `quiet_ms` pass without a byte (then b""): the device's bytes dropped after a
+    service failed in the middle of its data."""
+    while True:
+        try:
+            await asyncio.wait_for_ms(readable(stream), quiet_ms)
+        except asyncio.TimeoutError:
+            return b""
+        n = stream.readinto(buf)
+        if n:
+            rest = found(buf, n)
+            if rest is not None:
+                return rest
 
 
 class WriteSide(io.IOBase):

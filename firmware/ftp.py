@@ -72,19 +72,15 @@ async def open_transfer(modem, get):
     """Log in, set the type, change directory, open the passive data connection and send
     RETR / STOR. Returns (ftp, data Conn, binary); CmdError on any refusal."""
     st = modem.settings
-    port = st.get("FTPPORT")
-    tls = st.get("FTPTLS") or _TLS_BY_PORT.get(port, 1)
     host = st.get("FTPSERV")
     name = st.get("FTPGETFILENAME" if get else "FTPPUTFILENAME")
     path = st.get("FTPGETPATH" if get else "FTPPUTPATH")
     if not name:
         raise CmdError(E_VALUE)  # nothing to fetch or to create
-    conn = await netconn.connect(modem, host, port, "ftp")
+    conn, tls = await netconn.open_service(modem, "FTP", _TLS_BY_PORT, 1)
     ftp = Ftp(conn)
     data = None
     try:
-        if tls == 3:
-            conn.start_tls()
         code, line = await ftp.reply()
         if code != b"220":
             raise conn.fail(E_OPEN_FAILED, "greeting: %r" % line[:80])

@@ -13,6 +13,7 @@ import asyncio
 import aio
 import dle
 import ftp
+import netconn
 import results
 from compat import const, ticks_diff, ticks_ms
 from errors import E_PEER_CLOSED, E_SERVER_SILENT, CmdError
@@ -39,17 +40,12 @@ def clear_bit7(mv, k):
         i += 1
 
 
-class Transfer:
+class Transfer(netconn.Service):
     def __init__(self, modem, ctrl, data):
-        self.modem = modem
+        super().__init__(modem, data)
         self.ftp = ctrl
         self.data = data
-        ctrl.conn.begun()  # data mode: a connection that ends now is 37966 (§5)
-        data.begun()
-        self.peer = data.host
-        self.opened = ticks_ms()
-        self.to_device = 0
-        self.to_peer = 0
+        ctrl.conn.begun()
         self.stopped = False
         self.waiting = None  # since when the pump waits for the server (ticks_ms), if it does
 
@@ -60,9 +56,6 @@ class Transfer:
     def close(self):
         self.data.close()
         self.ftp.conn.close()
-
-    def ended(self, why):
-        self.modem.session_ended(self, why)
 
     async def supervised(self, pump):
         """Run the pump (its result), checking each second what it cannot see while it waits:
@@ -259,15 +252,10 @@ class Upload(Transfer):
     async def drop_rest(self):
         """After a failure: serial bytes are dropped until the host's lone ETX or 2 s of quiet;
         what follows that ETX is command input again."""
-        uart = self.modem.uart
-        buf = self.modem.device_buf
-        while True:
-            try:
-                await asyncio.wait_for_ms(aio.readable(uart), _DRAIN_QUIET_MS)
-            except asyncio.TimeoutError:
-                return b""
-            n = uart.readinto(buf)
-            if n:
-                _payload, closed, rest = self.unescaper.feed(bytes(buf[:n]))
-                if closed:
-                    return rest
+
+        def found(buf, n):
+            _payload, closed, rest = self.unescaper.feed(bytes(buf[:n]))
+            return rest if closed else None
+
+        modem = self.modem
+        return await aio.read_until_quiet(modem.uart, modem.device_buf, _DRAIN_QUIET_MS, found)

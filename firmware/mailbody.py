@@ -12,6 +12,7 @@ body streams through the modem's buffers: nothing grows with the size of the mai
 import asyncio
 
 import aio
+import netconn
 import results
 import smtp
 from compat import const, ticks_diff, ticks_ms
@@ -157,20 +158,15 @@ class Normalizer:
             self.end_line()
 
 
-class MailBody:
+class MailBody(netconn.Service):
     """The data-mode service of AT#PUTMAIL."""
 
     kind = "smtp"
 
     def __init__(self, modem, mail):
-        self.modem = modem
+        super().__init__(modem, mail.conn)
         self.smtp = mail
         self.conn = mail.conn
-        self.conn.begun()  # data mode: a connection that ends now is 37966 (§5)
-        self.peer = mail.conn.host
-        self.opened = ticks_ms()
-        self.to_device = 0
-        self.to_peer = 0
         self.norm = Normalizer()
         self.win = bytearray(len(modem.device_buf) + 4)  # the held bytes + one chunk
         self.held = 0  # bytes at the start of win that may be the start of the terminator
@@ -217,7 +213,7 @@ class MailBody:
                 done, rest = await self.pump()
         except CmdError as e:  # in the body: the error alone, then the host's rest is dropped
             self.conn.close()
-            modem.session_ended(self, "failed (%s)" % e.code)
+            self.ended("failed (%s)" % e.code)
             await modem.send(fmt.error(e.code))
             return await self.drop_rest()
         try:
@@ -226,10 +222,10 @@ class MailBody:
             await smtp.finish(modem, self.smtp)
         except CmdError as e:  # refused at the end: the host's bytes after it are commands
             self.conn.close()
-            modem.session_ended(self, "refused (%s)" % e.code)
+            self.ended("refused (%s)" % e.code)
             await modem.send(fmt.error(e.code))
             return rest
-        modem.session_ended(self, "mail sent")
+        self.ended("mail sent")
         await modem.send(fmt.result(results.OK))
         return rest
 
@@ -279,19 +275,15 @@ class MailBody:
     async def drop_rest(self):
         """After a failure in the body: serial bytes are dropped until the host's terminator
         or 2 s of quiet (§2.3); what follows a terminator is command input again."""
-        uart = self.modem.uart
-        buf = self.modem.device_buf
-        tail = b""
-        while True:
-            try:
-                await asyncio.wait_for_ms(aio.readable(uart), _DRAIN_QUIET_MS)
-            except asyncio.TimeoutError:
-                return b""
-            n = uart.readinto(buf)
-            if not n:
-                continue
-            window = tail + bytes(buf[:n])
+        tail = [b""]
+
+        def found(buf, n):
+            window = tail[0] + bytes(buf[:n])
             k = window.find(_END)
             if k >= 0:
                 return window[k + 5 :]
-            tail = window[-4:]
+            tail[0] = window[-4:]
+            return None
+
+        modem = self.modem
+        return await aio.read_until_quiet(modem.uart, modem.device_buf, _DRAIN_QUIET_MS, found)

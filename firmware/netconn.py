@@ -13,7 +13,7 @@ import asyncio
 
 import aio
 import ipv4
-from compat import const
+from compat import const, ticks_ms
 from errors import E_DNS, E_LINK_LOST, E_OPEN_FAILED, E_PEER_CLOSED, E_SERVER_SILENT, CmdError
 from neterr import ResolveError
 
@@ -152,6 +152,36 @@ class Conn:
                     sock.close()
                 except OSError:
                     pass
+
+
+async def open_service(modem, name, by_port, default):
+    """Connect to the server of a service ("SMTP", "POP3", "FTP": its <name>SERV, <name>PORT)
+    and, when its <name>TLS says so (0: `by_port`, {port: mode}, else `default`), start TLS
+    at once. Returns (Conn, TLS mode: 1 never, 2 STARTTLS / STLS / AUTH TLS required, 3 at
+    once, 0 when offered)."""
+    st = modem.settings
+    port = st.get(name + "PORT")
+    tls = st.get(name + "TLS") or by_port.get(port, default)
+    conn = await connect(modem, st.get(name + "SERV"), port, name.lower())
+    if tls == 3:
+        conn.start_tls()
+    return conn, tls
+
+
+class Service:
+    """What a mail or FTP data-mode service shows the engine and the status (the counters of
+    docs/architecture.md); `conn`: the connection whose end is 37966 now that data began."""
+
+    def __init__(self, modem, conn):
+        self.modem = modem
+        self.peer = conn.host
+        self.opened = ticks_ms()
+        self.to_device = 0
+        self.to_peer = 0
+        conn.begun()  # data mode: a connection that ends now is 37966 (§5)
+
+    def ended(self, why):
+        self.modem.session_ended(self, why)
 
 
 async def connect(modem, host, port, what):

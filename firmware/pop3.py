@@ -11,7 +11,6 @@ streams through the modem's buffers, paced by the device (RTS): nothing grows wi
 
 import netconn
 import results
-from compat import ticks_ms
 from errors import E_OPEN_FAILED, E_PEER_CLOSED, CmdError
 
 _END = b"\r\n.\r\n"
@@ -47,13 +46,9 @@ class Pop3:
 
 async def getmail(modem):
     st = modem.settings
-    port = st.get("POP3PORT")
-    tls = st.get("POP3TLS") or _TLS_BY_PORT.get(port, 0)
-    conn = await netconn.connect(modem, st.get("POP3SERV"), port, "pop3")
+    conn, tls = await netconn.open_service(modem, "POP3", _TLS_BY_PORT, 0)
     pop = Pop3(conn)
     try:
-        if tls == 3:
-            conn.start_tls()
         greeting = await conn.read_line()
         if not greeting.startswith(b"+OK"):
             raise conn.fail(E_OPEN_FAILED, "greeting: %r" % greeting[:80])
@@ -89,20 +84,15 @@ async def quit(pop):
         pop.conn.close()
 
 
-class Relay:
+class Relay(netconn.Service):
     """The data-mode service of AT#GETMAIL: the RETR data to the device, then DELE and QUIT."""
 
     kind = "pop3"
 
     def __init__(self, modem, pop, headers):
-        self.modem = modem
+        super().__init__(modem, pop.conn)
         self.pop = pop
         self.conn = pop.conn
-        self.conn.begun()  # data mode: a connection that ends now is 37966 (§5)
-        self.peer = pop.conn.host
-        self.opened = ticks_ms()
-        self.to_device = 0
-        self.to_peer = 0
         self.skipping = not headers  # POP3HEADERMODE 0: the header lines are not sent
         self.tail = b"\r\n"  # the +OK line's end: a message may end at once with ".\r\n"
 
@@ -116,7 +106,7 @@ class Relay:
             await self.relay()
         except CmdError as e:
             self.conn.close()
-            modem.session_ended(self, "failed (%s)" % e.code)
+            self.ended("failed (%s)" % e.code)
             # the device still gets an end it can find, then the error (§3.2)
             await modem.send(b"\r\n.\r\n" + fmt.error(e.code))
             return first
@@ -128,7 +118,7 @@ class Relay:
             await quit(self.pop)
         except CmdError:
             pass
-        modem.session_ended(self, "mail delivered")
+        self.ended("mail delivered")
         await modem.send(fmt.result(results.OK))
         return first
 

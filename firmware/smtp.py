@@ -83,13 +83,9 @@ async def open_mail(modem, which):
     cc = st.get("CCREC%d" % which)
     if not to:
         raise CmdError(E_VALUE)  # no recipient: answered without connecting (§5)
-    port = st.get("SMTPPORT")
-    tls = st.get("SMTPTLS") or _TLS_BY_PORT.get(port, 0)
-    conn = await netconn.connect(modem, st.get("SMTPSERV"), port, "smtp")
+    conn, tls = await netconn.open_service(modem, "SMTP", _TLS_BY_PORT, 0)
     smtp = Smtp(conn)
     try:
-        if tls == 3:
-            conn.start_tls()
         await smtp.reply(b"220", "greeting")
         domain = st.get("DOMAIN").encode() or b"[" + modem.net.ip().encode() + b"]"
         await smtp.hello(domain)
