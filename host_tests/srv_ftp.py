@@ -47,6 +47,7 @@ Recorded:
     server.tls_logins: how many logins happened on a TLS control connection.
 """
 
+import logging
 import os
 import random
 import threading
@@ -61,6 +62,11 @@ with warnings.catch_warnings():  # pyftpdlib 2.2 is built on asyncore/asynchat (
     from pyftpdlib.ioloop import IOLoop
     from pyftpdlib.log import logger
     from pyftpdlib.servers import FTPServer
+
+# pyftpdlib's IOLoop configures INFO logging to stderr on its first run in a process unless a
+# handler exists: in the bench's server process that wrote a line per poll (thousands per 8 MiB).
+logger.addHandler(logging.NullHandler())
+logger.setLevel(logging.WARNING)
 
 READ_PERMS = "elr"  # CWD, LIST, RETR
 WRITE_PERMS = "elradfmwMT"  # and APPE, DELE, RNFR/RNTO, MKD, STOR, SITE CHMOD, MFMT
@@ -187,7 +193,9 @@ class FtpServer:
             "passive_ports": list(passive_ports),
             "dtp_handler": dtp,
             "banner": "mtip test FTP server ready.",
-            "use_sendfile": False,  # sendfile() bypasses send(): drop_after must see bytes
+            # sendfile() for a plain RETR (as vsftpd and proftpd do), except where drop_after
+            # must count the bytes send() passes
+            "use_sendfile": drop_after is None,
             "auth_failed_timeout": 0,  # pyftpdlib waits 3 s before a 530 by default
         }
         if tls:
@@ -215,8 +223,9 @@ class FtpServer:
     def _serve(self):
         try:
             while not self._stopping.is_set():
-                # One poll of at most 50 ms per turn, so stop() is noticed quickly.
-                self._server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+                # One poll of at most 50 ms per turn, so stop() is noticed quickly. (The IOLoop
+                # itself: serve_forever() logs "starting FTP server" on every call.)
+                self._server.ioloop.loop(timeout=0.05, blocking=False)
         finally:
             self._server.close_all()
 

@@ -442,7 +442,7 @@ def main(argv):
         (
             "services",
             "mail and FTP services: %d MiB FTPGET / FTPPUT vs a TCP session; heap" % (size >> 20),
-            lambda d: run_services(size, 1 if q else 3, d),
+            lambda d: run_services(size, 1 if q else 11, d),
         ),
         (
             "console",

@@ -16,7 +16,6 @@ for the device's bytes. Servers: aiosmtpd, Debian's dovecot, pyftpdlib, certific
 trustme (host_tests/srv_*.py, which need no pytest).
 """
 
-import logging
 import os
 import pathlib
 import select
@@ -33,7 +32,6 @@ from srv_pop3 import DovecotPop3  # noqa: E402
 from srv_smtp import SmtpServer  # noqa: E402
 from srv_tls import TlsMaterial  # noqa: E402
 
-logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # (a line per connection otherwise)
 END_GET = b"\x03\r\nOK\r\n"
 END_PUT = b"\x03\r\nOK\r\n"
 
@@ -41,23 +39,33 @@ END_PUT = b"\x03\r\nOK\r\n"
 def _read_exact_end(fw, want_len, end, limit, stop_at=None):
     """Read the device side until `want_len` bytes ending in `end` came; (bytes, t): t is when
     the last of them came, or when `stop_at` bytes had (FTPGET: its lone ETX, the last byte
-    of the file, before the server's 226 and the OK)."""
-    buf = fw.buf
-    fw.buf = bytearray()
+    of the file, before the server's 226 and the OK). Read like the TCP rows' reader
+    (bench_rig._fd_reader: readv into one buffer made beforehand; os.read() allocating a
+    chunk per call made this reader the slowest part of the FTPGET rows)."""
+    out = bytearray(want_len)
+    mv = memoryview(out)
+    off = min(len(fw.buf), want_len)
+    mv[:off] = fw.buf[:off]
+    fw.buf = bytearray(fw.buf[off:])
     deadline = time.monotonic() + limit
     last = time.perf_counter()
     stopped = None
-    while len(buf) < want_len or not buf.endswith(end):
+    while off < want_len:
         left = deadline - time.monotonic()
         if left <= 0:
-            got = (len(buf), want_len, bytes(buf[-60:]))
+            got = (off, want_len, bytes(mv[max(0, off - 60) : off]))
             raise rig.RigError("stalled after %d of %d bytes: %r" % got)
         if select.select([fw.fd], [], [], min(left, 0.5))[0]:
-            buf += os.read(fw.fd, rig.READ_CHUNK)
+            got = os.readv(fw.fd, [mv[off : off + rig.READ_CHUNK]])
+            if got <= 0:
+                raise rig.RigError("the pty ended after %d of %d bytes" % (off, want_len))
+            off += got
             last = time.perf_counter()
-            if stop_at is not None and stopped is None and len(buf) >= stop_at:
+            if stop_at is not None and stopped is None and off >= stop_at:
                 stopped = last
-    return bytes(buf), stopped or last
+    if not out.endswith(end):
+        raise rig.RigError("the device's last bytes: %r" % bytes(mv[-60:]))
+    return out, stopped or last
 
 
 def ftpget(fw, data):
@@ -183,8 +191,12 @@ def run_ftp(size, rounds, workdir, say=print):
         {"service": "FTPGET", "mbps": med["ftpget"], "tcp": med["tcp down"]},
         {"service": "FTPPUT", "mbps": med["ftpput"], "tcp": med["tcp up"]},
     ]
-    for r in rows:
+    for r, ftp_key, tcp_key in zip(rows, ("ftpget", "ftpput"), ("tcp down", "tcp up")):
+        # The ratio of the medians: a round's FTP and TCP rates vary independently (+-50% on
+        # 2 cores for transfers of ~80 ms), so a round's own ratio is no steadier.
         r["ratio"] = r["mbps"] / r["tcp"]
+        r["spread"] = [min(rounds_of[ftp_key]), max(rounds_of[ftp_key])]
+        r["tcp_spread"] = [min(rounds_of[tcp_key]), max(rounds_of[tcp_key])]
         say(
             "  %s %d MiB: %6.1f MB/s, TCP session the same way %6.1f MB/s, ratio %.2fx"
             % (r["service"], size >> 20, r["mbps"], r["tcp"], r["ratio"])
@@ -328,15 +340,20 @@ def report_lines(svc):
             "modem in the same run moving the same bytes the same way (AT#OTCP, DLEMODE 1, "
             "TCPTXDELAY 0: FTPGET is DLE-escaped to the device as that session is); the clock "
             "runs from the entry message to the last byte (FTPGET: its lone ETX; FTPPUT: the "
-            "OK, i.e. the file stored, the server's 226 included); median of %d rounds, every "
-            "byte checked." % (ftp["size"] >> 20, ftp["rounds"]),
+            "OK, i.e. the file stored, the server's 226 included); %d rounds, each running the "
+            "FTP and the TCP transfer back to back (their order alternating); MB/s are the "
+            "medians of the rounds (the slowest and fastest round in brackets), the ratio "
+            "that of the medians; every byte checked." % (ftp["size"] >> 20, ftp["rounds"]),
             "",
             "| service | MB/s | TCP session, same way | ratio |",
             "|---|---|---|---|",
         ]
         for r in ftp["rows"]:
+            lo, hi = r.get("spread") or (r["mbps"], r["mbps"])
+            tlo, thi = r.get("tcp_spread") or (r["tcp"], r["tcp"])
             out.append(
-                "| %s | %.1f | %.1f | %.2fx |" % (r["service"], r["mbps"], r["tcp"], r["ratio"])
+                "| %s | %.1f (%.0f-%.0f) | %.1f (%.0f-%.0f) | %.2fx |"
+                % (r["service"], r["mbps"], lo, hi, r["tcp"], tlo, thi, r["ratio"])
             )
         out.append("")
     heap = svc.get("heap")
