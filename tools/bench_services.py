@@ -220,6 +220,8 @@ def _heap_during(fw, start, finish):
 
 
 def run_heap(workdir, say=print):
+    """Each service, plain and TLS, in a modem of its own (a fresh VM): what one row loaded or
+    left behind does not count in the next one's idle figure."""
     tls = TlsMaterial(os.path.join(workdir, "tls-heap"))
     smtp_plain = SmtpServer(tls, mode="plain").start()
     smtp_tls = SmtpServer(tls, mode="implicit_tls").start()
@@ -231,77 +233,101 @@ def run_heap(workdir, say=print):
     big = os.urandom(1 << 20)
     for s in (ftp_plain, ftp_tls):
         (s.root / "get.bin").write_bytes(big)
-    fw = rig.Firmware(workdir, probe=True).start()
     import shutil
 
-    shutil.copy(tls.ca_path, os.path.join(fw.state, "ca.pem"))
     rows = []
-    try:
-        for line in ('AT#REC1="bob@example.com"', 'AT#SENDERADDR="m@example.com"'):
+    fw = None
+
+    def fresh(lines):
+        nonlocal fw
+        if fw is not None:
+            fw.stop()
+        fw = rig.Firmware(workdir, probe=True).start()
+        shutil.copy(tls.ca_path, os.path.join(fw.state, "ca.pem"))
+        for line in lines:
             fw.command(line)
 
-        def drain(end):
-            return lambda: fw.read_until(end, timeout=60)
+    def drain(end):
+        return lambda: fw.read_until(end, timeout=60)
 
-        for name, tls_on, server in (
-            ("SMTP", False, smtp_plain),
-            ("SMTP", True, smtp_tls),
-        ):
-            fw.command('AT#SMTPSERV="%s"' % ("localhost" if tls_on else "127.0.0.1"))
-            fw.command("AT#SMTPPORT=%d" % server.port)
-            fw.command("AT#SMTPTLS=%d" % (3 if tls_on else 1))
+    def smtp_row(tls_on, server):
+        fresh(
+            (
+                'AT#REC1="bob@example.com"',
+                'AT#SENDERADDR="m@example.com"',
+                'AT#SMTPSERV="%s"' % ("localhost" if tls_on else "127.0.0.1"),
+                "AT#SMTPPORT=%d" % server.port,
+                "AT#SMTPTLS=%d" % (3 if tls_on else 1),
+            )
+        )
 
-            def start():
-                os.write(fw.fd, b"AT#PUTMAIL\r")
-                fw.read_until(rig.WAITING, timeout=30)
+        def start():
+            os.write(fw.fd, b"AT#PUTMAIL\r")
+            fw.read_until(rig.WAITING, timeout=30)
 
-            def finish():
-                os.write(fw.fd, b"\r\nbody\r\n.\r\n")
-                fw.read_until(rig.OK, timeout=30)
+        def finish():
+            os.write(fw.fd, b"\r\nbody\r\n.\r\n")
+            fw.read_until(rig.OK, timeout=30)
 
-            rows.append((name, tls_on) + _heap_during(fw, start, finish))
-        fw.command('AT#POP3SERV="localhost"')
-        fw.command('AT#POP3UN="alice"')
-        fw.command('AT#POP3PW="secret"')
-        for tls_on in (False, True):
-            pop3.deliver("alice", [b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1024])
-            fw.command("AT#POP3PORT=%d" % (pop3.tls_port if tls_on else pop3.port))
-            fw.command("AT#POP3TLS=%d" % (3 if tls_on else 1))
+        return ("SMTP", tls_on) + _heap_during(fw, start, finish)
 
-            def start():
-                os.write(fw.fd, b"AT#GETMAIL\r")
-                time.sleep(1.0)  # the relay fills the pty and waits for the device
+    def pop3_row(tls_on):
+        pop3.deliver("alice", [b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1024])
+        fresh(
+            (
+                'AT#POP3SERV="localhost"',
+                'AT#POP3UN="alice"',
+                'AT#POP3PW="secret"',
+                "AT#POP3PORT=%d" % (pop3.tls_port if tls_on else pop3.port),
+                "AT#POP3TLS=%d" % (3 if tls_on else 1),
+            )
+        )
 
-            rows.append(("POP3", tls_on) + _heap_during(fw, start, drain(b"\r\n.\r\n\r\nOK\r\n")))
-        for tls_on, server in ((False, ftp_plain), (True, ftp_tls)):
-            for line in (
-                'AT#FTPSERV="localhost"',
-                "AT#FTPPORT=%d" % server.port,
-                'AT#FTPUN="bench"',
-                'AT#FTPPW="pw"',
-                "AT#FTPTLS=%d" % (2 if tls_on else 1),
-                'AT#FTPGETFILENAME="get.bin"',
-                'AT#FTPPUTFILENAME="put.bin"',
-            ):
-                fw.command(line)
+        def start():
+            os.write(fw.fd, b"AT#GETMAIL\r")
+            time.sleep(1.0)  # the relay fills the pty and waits for the device
 
-            def start_get():
-                os.write(fw.fd, b"AT#FTPGET\r")
-                time.sleep(1.0)
+        return ("POP3", tls_on) + _heap_during(fw, start, drain(b"\r\n.\r\n\r\nOK\r\n"))
 
-            rows.append(("FTPGET", tls_on) + _heap_during(fw, start_get, drain(END_GET)))
+    def ftp_rows(tls_on, server):
+        lines = (
+            'AT#FTPSERV="localhost"',
+            "AT#FTPPORT=%d" % server.port,
+            'AT#FTPUN="bench"',
+            'AT#FTPPW="pw"',
+            "AT#FTPTLS=%d" % (2 if tls_on else 1),
+            'AT#FTPGETFILENAME="get.bin"',
+            'AT#FTPPUTFILENAME="put.bin"',
+        )
+        fresh(lines)
 
-            def start_put():
-                os.write(fw.fd, b"AT#FTPPUT\r")
-                fw.read_until(rig.WAITING, timeout=30)
+        def start_get():
+            os.write(fw.fd, b"AT#FTPGET\r")
+            time.sleep(1.0)
 
-            def finish_put():
-                os.write(fw.fd, b"data\x03")
-                fw.read_until(END_PUT, timeout=30)
+        get = ("FTPGET", tls_on) + _heap_during(fw, start_get, drain(END_GET))
+        fresh(lines)
 
-            rows.append(("FTPPUT", tls_on) + _heap_during(fw, start_put, finish_put))
+        def start_put():
+            os.write(fw.fd, b"AT#FTPPUT\r")
+            fw.read_until(rig.WAITING, timeout=30)
+
+        def finish_put():
+            os.write(fw.fd, b"data\x03")
+            fw.read_until(END_PUT, timeout=30)
+
+        return [get, ("FTPPUT", tls_on) + _heap_during(fw, start_put, finish_put)]
+
+    try:
+        rows.append(smtp_row(False, smtp_plain))
+        rows.append(smtp_row(True, smtp_tls))
+        rows.append(pop3_row(False))
+        rows.append(pop3_row(True))
+        rows += ftp_rows(False, ftp_plain)
+        rows += ftp_rows(True, ftp_tls)
     finally:
-        fw.stop()
+        if fw is not None:
+            fw.stop()
         for s in (smtp_plain, smtp_tls, pop3, ftp_plain, ftp_tls):
             s.stop()
     out = []
@@ -361,9 +387,10 @@ def report_lines(svc):
         out += [
             "What each service costs on the VM's heap while it runs: the modem's allocation "
             "after a collection (boards/unix/faults.py's probe) during the service minus the "
-            "same figure idle, the service's module loaded for the first time in that run "
-            "(`after`: what stays once it ended, its code, kept while the heap has room; "
-            "interpreter.py forgets it when less than 24 KiB are free). PUTMAIL in data mode; "
+            "same figure idle, each row in a modem of its own (a fresh VM), so the figure "
+            "includes the service's code, loaded on first use (`after`: what stays once it "
+            "ended, mostly that code, kept while the heap has room; interpreter.py forgets it "
+            "when less than 24 KiB are free). PUTMAIL in data mode; "
             "GETMAIL (a 1 MiB message) and FTPGET (1 MiB) blocked on a device that does not "
             "read; FTPPUT waiting for the device's bytes. TLS: implicit for SMTP and POP3, "
             "explicit FTPS (control and data sessions) for FTP, certificates checked.",
