@@ -59,11 +59,12 @@ Wrong password: use a password that is not in `users`.
 
 Plain helpers, imported from their modules (not from this one: pytest loads this module as a
 plugin, and importing it first costs a PytestAssertRewriteWarning):
-    from srv_tls import UNKNOWN_HOST, WRONG_HOSTNAME, free_port, refused_port, wait_until,
-        first_bytes
+    from srv_tls import UNKNOWN_HOST, WRONG_HOSTNAME, free_port, refused_port, silent_port,
+        wait_until, first_bytes
     from srv_smtp import dot_stuffed
     UNKNOWN_HOST is a name that never resolves ("no-such-host.invalid"); free_port() a port
     nothing listens on right now; refused_port() the fixture as a context manager;
+    silent_port() one that accepts and never speaks;
     wait_until(predicate, timeout=5.0) polls (for what a server records after replying);
     first_bytes(sock) what a server sends first, b"" on close/reset; dot_stuffed(body) the
     wire form of a body (RFC 5321 transparency).

@@ -23,6 +23,8 @@ Ports and names for failure tests:
 * `refused_port()`: context manager yielding a port that is bound but never listens, so a
   connect to 127.0.0.1:port is refused (RST) for as long as the block lasts, and no other
   process can take the port meanwhile.
+* `silent_port()`: context manager yielding a port that accepts connections and never says a
+  word (a server that hangs before its greeting).
 * `UNKNOWN_HOST`: a name that never resolves (RFC 6761 `.invalid`).
 * `wait_for_greeting(host, port, prefix, timeout, alive)`: connect until the server's greeting
   starts with `prefix` (readiness without fixed sleeps).
@@ -124,6 +126,18 @@ def refused_port(host=LOOPBACK):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.bind((host, 0))
+        yield s.getsockname()[1]
+    finally:
+        s.close()
+
+
+@contextlib.contextmanager
+def silent_port(host=LOOPBACK):
+    # Listening, never accepted: the kernel completes the handshake, nothing is ever sent.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        s.listen(1)
         yield s.getsockname()[1]
     finally:
         s.close()

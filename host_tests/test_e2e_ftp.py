@@ -6,7 +6,6 @@ failure of §5, each followed by a modem that still answers."""
 
 import os
 import shutil
-import socket
 
 import pytest
 from harness import (
@@ -21,7 +20,7 @@ from harness import (
     modem,  # noqa: F401 - fixture
     payload,
 )
-from srv_tls import UNKNOWN_HOST, wait_until
+from srv_tls import UNKNOWN_HOST, silent_port, wait_until
 from test_robust_common import exchange
 
 pytest_plugins = ["mailservers"]
@@ -338,17 +337,14 @@ def test_bearer_down_and_busy(tmp_path, ftp_server):
 
 def test_a_silent_server(tmp_path):
     """A server that accepts and never greets (1 s here instead of 3 min): 37964."""
-    hole = socket.socket()
-    hole.bind(("127.0.0.1", 0))
-    hole.listen(1)
-    m = EmulatedModem(tmp_path, env={"MTIP_SERVER_SILENCE_MS": "1000"})
-    try:
-        m.connection_start()
-        m.check('AT#FTPSERV="127.0.0.1"', OK)
-        m.check("AT#FTPPORT=%d" % hole.getsockname()[1], OK)
-        m.check('AT#FTPPUTFILENAME="x"', OK)
-        m.check("AT#FTPPUT", cme(37964), timeout=20)
-        m.check("AT", OK)
-    finally:
-        m.close()
-        hole.close()
+    with silent_port() as port:
+        m = EmulatedModem(tmp_path, env={"MTIP_SERVER_SILENCE_MS": "1000"})
+        try:
+            m.connection_start()
+            m.check('AT#FTPSERV="127.0.0.1"', OK)
+            m.check("AT#FTPPORT=%d" % port, OK)
+            m.check('AT#FTPPUTFILENAME="x"', OK)
+            m.check("AT#FTPPUT", cme(37964), timeout=20)
+            m.check("AT", OK)
+        finally:
+            m.close()

@@ -13,7 +13,7 @@ import threading
 import pytest
 from harness import OK, EmulatedModem, cme, free_port, fresh_modem, modem  # noqa: F401
 from srv_smtp import dot_stuffed
-from srv_tls import UNKNOWN_HOST
+from srv_tls import UNKNOWN_HOST, silent_port
 
 pytest_plugins = ["mailservers"]
 
@@ -364,16 +364,13 @@ def test_bearer_down_and_busy(fresh_modem, pop3_server):  # noqa: F811
 
 def test_a_silent_server(tmp_path):
     """A server that accepts and never greets (1 s here instead of 3 min): 37964."""
-    hole = socket.socket()
-    hole.bind(("127.0.0.1", 0))
-    hole.listen(1)
-    m = EmulatedModem(tmp_path, env={"MTIP_SERVER_SILENCE_MS": "1000"})
-    try:
-        m.connection_start()
-        m.check('AT#POP3SERV="127.0.0.1"', OK)
-        m.check("AT#POP3PORT=%d" % hole.getsockname()[1], OK)
-        m.check("AT#GETMAIL", cme(37964), timeout=20)
-        m.check("AT", OK)
-    finally:
-        m.close()
-        hole.close()
+    with silent_port() as port:
+        m = EmulatedModem(tmp_path, env={"MTIP_SERVER_SILENCE_MS": "1000"})
+        try:
+            m.connection_start()
+            m.check('AT#POP3SERV="127.0.0.1"', OK)
+            m.check("AT#POP3PORT=%d" % port, OK)
+            m.check("AT#GETMAIL", cme(37964), timeout=20)
+            m.check("AT", OK)
+        finally:
+            m.close()

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from harness import OK, WAITING, EmulatedModem, cme, free_port, modem  # noqa: F401 - fixture
-from srv_tls import UNKNOWN_HOST
+from srv_tls import UNKNOWN_HOST, silent_port
 
 pytest_plugins = ["mailservers"]
 
@@ -410,19 +410,14 @@ def test_end_of_data_refused(modem, smtp_server):  # noqa: F811
 
 def test_a_silent_server(tmp_path, smtp_server):
     """No answer from the server (here 2 s instead of 3 min): #CME ERROR: 37964."""
-    import socket
-
-    hole = socket.socket()
-    hole.bind(("127.0.0.1", 0))
-    hole.listen(1)  # accepts, never says 220
-    m = EmulatedModem(tmp_path, env={"MTIP_SERVER_SILENCE_MS": "2000"})
-    try:
-        m.connection_start()
-        m.check('AT#SMTPSERV="127.0.0.1"', OK)
-        m.check("AT#SMTPPORT=%d" % hole.getsockname()[1], OK)
-        m.check('AT#REC1="bob@example.com"', OK)
-        m.check("AT#PUTMAIL", cme(37964), timeout=20)
-        m.check("AT", OK)
-    finally:
-        m.close()
-        hole.close()
+    with silent_port() as port:  # accepts, never says 220
+        m = EmulatedModem(tmp_path, env={"MTIP_SERVER_SILENCE_MS": "2000"})
+        try:
+            m.connection_start()
+            m.check('AT#SMTPSERV="127.0.0.1"', OK)
+            m.check("AT#SMTPPORT=%d" % port, OK)
+            m.check('AT#REC1="bob@example.com"', OK)
+            m.check("AT#PUTMAIL", cme(37964), timeout=20)
+            m.check("AT", OK)
+        finally:
+            m.close()
