@@ -583,6 +583,24 @@ def refused_or_closed(port, source="127.0.0.1", timeout=5.0):
         s.close()
 
 
+def run_on_micropython(exe, script, micropypath=None, heap=None, env=(), timeout=300):
+    """Run a test script that ends with "N passed, M failed" on the VM `exe` from the project
+    root; (passed, failed, output, returncode), passed and failed None without that line.
+    `micropypath` None: the VM's default path (with its frozen asyncio)."""
+    full_env = dict(os.environ, **dict(env))
+    full_env.pop("MICROPYPATH", None)
+    if micropypath is not None:
+        full_env["MICROPYPATH"] = micropypath
+    cmd = [exe] + (["-X", "heapsize=" + heap] if heap else []) + [script]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+    lines = proc.stdout.strip().splitlines()
+    summary = re.fullmatch(r"(\d+) passed, (\d+) failed", lines[-1]) if lines else None
+    passed, failed = (int(summary.group(1)), int(summary.group(2))) if summary else (None, None)
+    return passed, failed, proc.stdout + proc.stderr, proc.returncode
+
+
 class Thread(threading.Thread):
     """A thread whose exception is re-raised by join()."""
 

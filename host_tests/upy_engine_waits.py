@@ -10,52 +10,13 @@
 #
 # Ends with "N passed, M failed".
 
-import io
 import sys
 
 import aio
 import asyncio
 import board
 import modem as engine
-
-_POLL = 3
-_POLLIN = 1
-_POLLOUT = 4
-
-
-class TightUart(io.IOBase):
-    """A UART in memory that takes at most `room` bytes until the device reads them."""
-
-    def __init__(self):
-        self.rx = bytearray()
-        self.tx = bytearray()
-        self.room = 1 << 20
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.rx))
-        if not n:
-            return None
-        buf[:n] = self.rx[:n]
-        self.rx[:n] = b""
-        return n
-
-    def write(self, data):
-        n = min(len(data), self.room)
-        if not n:
-            return None
-        self.tx += data[:n]
-        self.room -= n
-        return n
-
-    def ioctl(self, req, arg):
-        if req != _POLL:
-            return 0
-        ready = 0
-        if arg & _POLLIN and self.rx:
-            ready |= _POLLIN
-        if arg & _POLLOUT and self.room:
-            ready |= _POLLOUT
-        return ready
+from upy_memuart import MemUart
 
 
 def socket_pair(port):
@@ -135,7 +96,7 @@ async def test_a_writer_on_the_write_side_wakes_after_a_readers_timeout():
 
 
 def test_the_engine_writes_the_uart_through_its_write_side():
-    m = engine.Modem(TightUart(), board.HostNet("127.0.0.1"), "/tmp", console=lambda s: None)
+    m = engine.Modem(MemUart(), board.HostNet("127.0.0.1"), "/tmp", console=lambda s: None)
     assert isinstance(m.uart_tx, aio.WriteSide) and m.uart_tx.stream is m.uart
 
 

@@ -10,7 +10,6 @@
 # reference's UART output, state and the bytes a TCP peer received. Ends with "N passed, M failed".
 
 import gc
-import io
 import os
 import random
 import sys
@@ -19,45 +18,12 @@ import asyncio
 import board
 import databuf
 import modem as engine
+from upy_memuart import MemUart
 
 BUFFERS = databuf.Buffers(1024)  # one set for every run: the runs must not fragment the heap
 
-_POLL = 3
-_POLLIN = 1
-_POLLOUT = 4
 QUIET_MS = 40  # the engine is done when its output has not changed for this long
 PAUSE_MS = 25  # a pause: much longer than a line takes to execute
-
-
-class MemUart(io.IOBase):
-    """A UART in memory: `feed` what the device sends, `tx` is what the modem wrote."""
-
-    def __init__(self):
-        self.rx = bytearray()
-        self.tx = bytearray()
-
-    def feed(self, data):
-        self.rx += data
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.rx))
-        if not n:
-            return None
-        buf[:n] = self.rx[:n]
-        self.rx[:n] = b""
-        return n
-
-    def write(self, data):
-        self.tx += data
-        return len(data)
-
-    def ioctl(self, req, arg):
-        if req != _POLL:
-            return 0
-        ready = _POLLOUT & arg
-        if arg & _POLLIN and self.rx:
-            ready |= _POLLIN
-        return ready
 
 
 class Peer:
