@@ -166,7 +166,6 @@ class MailBody(netconn.Service):
     def __init__(self, modem, mail):
         super().__init__(modem, mail.conn)
         self.smtp = mail
-        self.conn = mail.conn
         self.norm = Normalizer()
         self.win = bytearray(len(modem.device_buf) + 4)  # the held bytes + one chunk
         self.held = 0  # bytes at the start of win that may be the start of the terminator

@@ -170,10 +170,12 @@ async def open_service(modem, name, by_port, default):
 
 class Service:
     """What a mail or FTP data-mode service shows the engine and the status (the counters of
-    docs/architecture.md); `conn`: the connection whose end is 37966 now that data began."""
+    docs/architecture.md); `conn`: the connection its data goes through, whose end is 37966
+    now that data began."""
 
     def __init__(self, modem, conn):
         self.modem = modem
+        self.conn = conn
         self.peer = conn.host
         self.opened = ticks_ms()
         self.to_device = 0

@@ -92,7 +92,6 @@ class Relay(netconn.Service):
     def __init__(self, modem, pop, headers):
         super().__init__(modem, pop.conn)
         self.pop = pop
-        self.conn = pop.conn
         self.skipping = not headers  # POP3HEADERMODE 0: the header lines are not sent
         self.tail = b"\r\n"  # the +OK line's end: a message may end at once with ".\r\n"
 
