@@ -25,7 +25,7 @@ from microdot import Microdot, Request  # type: ignore[import-not-found]
 import console_auth
 import console_pages
 from compat import const
-from interpreter import RELEASE_BELOW
+from interpreter import RELEASE_BELOW, import_or_make_room
 
 MAX_CONNECTIONS = 4  # an ESP32 has about ten sockets; the modem's sessions need theirs
 REQUEST_MS = 5000  # a whole request, from connect to the end of the answer
@@ -197,13 +197,7 @@ class Console:
         """A page module, imported on first use (see release())."""
         mod = self.loaded.get(name)
         if mod is None:
-            try:
-                mod = __import__(name)
-            except MemoryError:  # make room: forget the others, then try once more
-                sys.modules.pop(name, None)
-                self.release()
-                mod = __import__(name)
-            self.loaded[name] = mod
+            mod = self.loaded[name] = import_or_make_room(name, self.release)
         return mod
 
     def release(self):

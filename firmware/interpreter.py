@@ -57,6 +57,17 @@ BODY_ENTRY = ("BODY1", "BODY2", "BODY3")
 RELEASE_BELOW = 24 * 1024
 
 
+def import_or_make_room(name, release):
+    """Import module `name`; on a MemoryError, `release()` forgets what can be reloaded later
+    (a .mpy's code is in the heap) and the import is tried once more."""
+    try:
+        return __import__(name)
+    except MemoryError:
+        sys.modules.pop(name, None)
+        release()
+        return __import__(name)
+
+
 class Interpreter:
     """Executes command lines. `modem` provides the session commands and the board hooks.
     `free_heap()` (gc.mem_free where there is one) steers when command groups are released."""
@@ -166,13 +177,7 @@ class Interpreter:
     def load(self, name):
         mod = self.groups.get(name)
         if mod is None:
-            try:
-                mod = __import__(name)
-            except MemoryError:  # make room: forget the other groups, then try once more
-                sys.modules.pop(name, None)
-                self.release()
-                mod = __import__(name)
-            self.groups[name] = mod
+            mod = self.groups[name] = import_or_make_room(name, self.release)
         return mod
 
     def release(self):
