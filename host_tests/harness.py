@@ -500,6 +500,31 @@ def connect(port, source="127.0.0.1", host="127.0.0.1", timeout=5.0, rcvbuf=None
     return s
 
 
+class PeerServer:
+    """A TCP server on `host` (127.0.0.x) for the modem to dial (AT#OTCP): `.port`, `.sock`.
+    `rcvbuf`: a small receive buffer, set before listen() so accepted sockets have it (a slow
+    reader)."""
+
+    def __init__(self, host="127.0.0.1", backlog=8, rcvbuf=None):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.bind((host, 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+
+    def accept(self, timeout=5.0):
+        """(socket, address) of the next caller, with TCP_NODELAY as connect() sets it."""
+        self.sock.settimeout(timeout)
+        conn, addr = self.sock.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, addr
+
+    def close(self):
+        self.sock.close()
+
+
 def reset(sock):
     """Close with RST: SO_LINGER on with a zero timeout."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -624,6 +649,16 @@ class Thread(threading.Thread):
 
 
 # --- fixtures (import them into a test module: `from harness import modem`) ------------------
+
+
+@pytest.fixture(name="server")
+def server_fixture():
+    """`server`: a PeerServer on 127.0.0.1 for the test, closed afterwards."""
+    s = PeerServer()
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 @pytest.fixture

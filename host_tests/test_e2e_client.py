@@ -15,34 +15,8 @@ from harness import (
     recv_exact,
     recv_until_eof,
     reset,
+    server_fixture,  # noqa: F401 - the `server` fixture
 )
-
-
-class Server:
-    """A local TCP server on 127.0.0.1 the modem connects to."""
-
-    def __init__(self, host="127.0.0.1"):
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((host, 0))
-        self.lsock.listen(4)
-        self.port = self.lsock.getsockname()[1]
-
-    def accept(self, timeout=5.0):
-        self.lsock.settimeout(timeout)
-        conn, addr = self.lsock.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn, addr
-
-    def close(self):
-        self.lsock.close()
-
-
-@pytest.fixture
-def server():
-    s = Server()
-    yield s
-    s.close()
 
 
 def test_otcp_indexed_data_and_server_close(modem, server):  # noqa: F811

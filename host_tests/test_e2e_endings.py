@@ -18,6 +18,7 @@ from harness import (
     CLOSED,
     OK,
     WAITING,
+    PeerServer,
     Thread,
     chunks,
     cme,
@@ -55,22 +56,6 @@ def assert_prefix(got, sent, what):
     )
 
 
-class Server:
-    """A listening socket for AT#OTCP, with a small receive buffer (a slow reader)."""
-
-    def __init__(self, rcvbuf):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(1)
-        self.sock.settimeout(10)
-        self.port = self.sock.getsockname()[1]
-
-    def close(self):
-        self.sock.close()
-
-
 def open_session(m, how, txdelay=0, rcvbuf=4096, idle=None):
     """A DLEMODE 1 session, listening or client mode; returns (peer socket, cleanup)."""
     if how == "listen":
@@ -83,12 +68,12 @@ def open_session(m, how, txdelay=0, rcvbuf=4096, idle=None):
         peer = connect(p, rcvbuf=rcvbuf)
         m.expect_exact(WAITING)
         return peer, lambda: None
-    server = Server(rcvbuf)
+    server = PeerServer(backlog=1, rcvbuf=rcvbuf)
     m.configure(server.port, txdelay=txdelay)
     if idle is not None:
         m.check("AT#TCPINACTIVITYTIMER=1,%d" % idle, OK)
     m.check("AT#OTCP=1", WAITING)
-    peer, _ = server.sock.accept()
+    peer, _ = server.accept(timeout=10)
     return peer, server.close
 
 

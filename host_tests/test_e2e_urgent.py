@@ -15,33 +15,8 @@ from harness import (
     free_port,
     modem,  # noqa: F401 - fixture
     recv_exact,
+    server_fixture,  # noqa: F401 - the `server` fixture
 )
-
-
-class Server:
-    """A local TCP server on 127.0.0.1 that the modem connects to (AT#OTCP)."""
-
-    def __init__(self):
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(1)
-        self.port = self.lsock.getsockname()[1]
-
-    def accept(self, timeout=5.0):
-        self.lsock.settimeout(timeout)
-        conn, _ = self.lsock.accept()
-        return conn
-
-    def close(self):
-        self.lsock.close()
-
-
-@pytest.fixture
-def server():
-    s = Server()
-    yield s
-    s.close()
 
 
 def open_session(m, mode, server):
@@ -55,7 +30,7 @@ def open_session(m, mode, server):
     else:
         m.configure(server.port, dlemode=1, txdelay=0)
         m.check("AT#OTCP=1", WAITING)
-        peer = server.accept()
+        peer, _ = server.accept()
     peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return peer
 

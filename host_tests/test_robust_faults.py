@@ -32,6 +32,7 @@ from harness import (
     listening_ports,
     recv_exact,
     recv_until_eof,
+    server_fixture,  # noqa: F401 - the `server` fixture
 )
 from test_robust_common import report
 
@@ -40,39 +41,10 @@ CHECK_S = 1.0  # the engine checks the link once a second (modem._CHECK_MS)
 CONNECT_TIMEOUT_S = 8.0  # modem._CONNECT_TIMEOUT_MS
 
 
-class Server:
-    """A loopback TCP server for AT#OTCP."""
-
-    def __init__(self, backlog=8):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(backlog)
-        self.sock.settimeout(5)
-        self.port = self.sock.getsockname()[1]
-
-    def accept(self):
-        peer, _ = self.sock.accept()
-        peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return peer
-
-    def close(self):
-        self.sock.close()
-
-
-@pytest.fixture
-def server():
-    s = Server()
-    try:
-        yield s
-    finally:
-        s.close()
-
-
 def open_session(m, server, dlemode=1):
     m.configure(server.port, serv="127.0.0.1", dlemode=dlemode, txdelay=0)
     m.check("AT#OTCP=1", WAITING)
-    peer = server.accept()
+    peer, _ = server.accept()
     peer.sendall(b"hello")
     m.expect_exact(b"hello")
     m.send(b"world")
