@@ -50,6 +50,48 @@ def run_tests(namespace):
     sys.exit(1 if failed or not passed else 0)
 
 
+def free_udp_port(first, last):
+    """A UDP port in first..last-1 that 127.0.0.1 can bind now (the callers' ranges differ so
+    that tests in one process do not meet)."""
+    import socket
+
+    for port in range(first, last):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_DGRAM)[0][-1])
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free UDP port")
+
+
+async def recv_reply(c, ms=2000, size=1024):
+    """The next datagram on the non-blocking socket `c`, or None after `ms`."""
+    import asyncio
+
+    for _ in range(ms // 10):
+        try:
+            return c.recvfrom(size)[0]
+        except OSError:
+            await asyncio.sleep(0.01)
+    return None
+
+
+async def dns_query(port, query, ms=1000):
+    """Send `query` to 127.0.0.1:port from a socket of its own: the reply, or None after ms."""
+    import socket
+
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.setblocking(False)
+    try:
+        c.sendto(query, socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_DGRAM)[0][-1])
+        return await recv_reply(c, ms, 512)
+    finally:
+        c.close()
+
+
 try:
     import pytest
 

@@ -255,15 +255,6 @@ def client(port):
     return c, socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_DGRAM)[0][-1]
 
 
-async def recv_reply(c, ms=2000):
-    for _ in range(ms // 10):
-        try:
-            return c.recvfrom(1024)[0]
-        except OSError:
-            await asyncio.sleep(0.01)
-    return None
-
-
 def with_server(body):
     srv, port = open_server()
 
@@ -286,17 +277,17 @@ def test_udp_round_trip_answers_and_errors():
     async def body(srv, c, addr):
         q = query("clients3.google.com")
         c.sendto(q, addr)
-        r = await recv_reply(c)
+        r = await esp32_env.recv_reply(c)
         assert r is not None, "no answer"
         check_header(r, q, 0, 1, 1)
         assert r[-4:] == bytes((10, 71, 0, 1))
         q = query("clients3.google.com", AAAA, qid=7)
         c.sendto(q, addr)
-        check_header(await recv_reply(c), q, 0, 1, 0)
+        check_header(await esp32_env.recv_reply(c), q, 0, 1, 0)
         c.sendto(b"\x01\x02\x03", addr)  # garbage: dropped, no reply
         q = query()[:15]
         c.sendto(q, addr)  # truncated: FORMERR is the next thing we get
-        check_header(await recv_reply(c), q, 1, 0, 0)
+        check_header(await esp32_env.recv_reply(c), q, 1, 0, 0)
         assert srv.dropped == 1
 
     port = with_server(body)
@@ -339,7 +330,7 @@ def test_flood_keeps_the_loop_turning_and_the_server_answering():
         before = ticks[0]
         q = query("after.flood", qid=0x0BAD)
         c.sendto(q, addr)
-        r = await recv_reply(c)
+        r = await esp32_env.recv_reply(c)
         t.cancel()
         assert r is not None, "no answer after the flood"
         check_header(r, q, 0, 1, 1)

@@ -395,38 +395,9 @@ class ConsoleStub:
         self.calls.append((host, port, modem.uptime_ms() >= 0))
 
 
-def _free_udp_port():
-    import socket
-
-    for port in range(48201, 48300):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.bind(socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_DGRAM)[0][-1])
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free UDP port")
-
-
 async def _dns(port, ms=1000):
-    import asyncio
-    import socket
-
     q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07captive\x05apple\x03com\x00"
-    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    c.setblocking(False)
-    try:
-        c.sendto(q + b"\x00\x01\x00\x01", socket.getaddrinfo("127.0.0.1", port)[0][-1])
-        for _ in range(ms // 10):
-            try:
-                return c.recvfrom(512)[0]
-            except OSError:
-                await asyncio.sleep_ms(10)
-        return None
-    finally:
-        c.close()
+    return await esp32_env.dns_query(port, q + b"\x00\x01\x00\x01", ms)
 
 
 def upy_test_setup_ap_opens_serves_dns_and_at_keeps_answering():
@@ -443,7 +414,7 @@ def upy_test_setup_ap_opens_serves_dns_and_at_keeps_answering():
     shown = []
     parts = app.build(cfg, console=log.append)  # nothing configured: a fresh board
     stub = ConsoleStub()
-    port = _free_udp_port()
+    port = esp32_env.free_udp_port(48201, 48300)
     line = Line(parts.raw_uart)
 
     async def main():

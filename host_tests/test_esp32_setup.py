@@ -60,19 +60,6 @@ def tmpdir(tag):
     return path
 
 
-def free_udp_port():
-    for port in range(48001, 48200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.bind(socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_DGRAM)[0][-1])
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free UDP port")
-
-
 def sleep_ms(ms):
     if hasattr(time, "sleep_ms"):
         time.sleep_ms(ms)
@@ -107,7 +94,7 @@ class Board:
         self.sta = network.WLAN(network.STA_IF)
         self.ap = network.WLAN(network.AP_IF)
         self.net = wifi.WifiNet(self.sta, self.creds, TIMEOUT, 150, log=self.logs.append)
-        self.dns_port = free_udp_port()
+        self.dns_port = esp32_env.free_udp_port(48001, 48200)
         self.setup = setup_ap.SetupAP(
             self.cfg,
             self.net,
@@ -134,18 +121,7 @@ def dns_ask(name="connectivitycheck.gstatic.com", qid=0x1234):
 
 
 async def dns_query(port, ms=1000):
-    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    c.setblocking(False)
-    try:
-        c.sendto(dns_ask(), socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_DGRAM)[0][-1])
-        for _ in range(ms // 10):
-            try:
-                return c.recvfrom(512)[0]
-            except OSError:
-                await asyncio.sleep(0.01)
-        return None
-    finally:
-        c.close()
+    return await esp32_env.dns_query(port, dns_ask(), ms)
 
 
 def go(board, body):
