@@ -368,7 +368,7 @@ class Modem:
 
     def listener_lost(self, listener):
         if listener is not None and listener is self.listener:
-            self.refused += listener.refused
+            self.refused += self.listener.refused
             self.listener = None
 
     def apply_serial(self, baud, rts, cts):
